@@ -1,0 +1,2 @@
+"""bench: the `safenet` command line, benchmarks and reports (layer 6).
+May import every layer below."""
