@@ -90,6 +90,7 @@ class Ledger:
         self.total_bytes_sent = 0
         self.total_bytes_recv = 0
         self.total_upload_bytes = 0
+        self.scope_seconds = {}
 
     # ---- scopes ---------------------------------------------------------
     @property
@@ -102,11 +103,16 @@ class Ledger:
 
     @contextmanager
     def scope(self, label: str):
-        """A label (phase) scope: groups the ops inside it."""
+        """A label (phase) scope: groups the ops inside it; its wall time is
+        added to `scope_seconds[path]`."""
+        import time
         self._labels.append(label)
+        path = tuple(self._labels)
+        t0 = time.perf_counter()
         try:
             yield
         finally:
+            self.scope_seconds[path] = self.scope_seconds.get(path, 0.0) + time.perf_counter() - t0
             self._labels.pop()
 
     @contextmanager

@@ -141,6 +141,28 @@ class Protocol:
             parts[k] = c.copy()
         return self.wrap(parts)
 
+    # ---- batching helpers -------------------------------------------------------
+    def split(self, flat, shapes):
+        """Cut a flat sharing into pieces of the given shapes (local)."""
+        out, pos = [], 0
+        for shape in shapes:
+            size = int(np.prod(shape, dtype=np.int64))
+            out.append(self.wrap(p[pos:pos + size].reshape(shape) for p in flat.parts))
+            pos += size
+        return out
+
+    def flat_concat(self, values):
+        """Concatenate sharings of any shapes into one flat sharing (local)."""
+        return self.wrap(np.concatenate([v.parts[j].reshape(-1) for v in values])
+                         for j in range(self.slots_per_party))
+
+    def fxmatmul_many(self, pairs):
+        """Fixed-point products of several matrix pairs: one matmul_many and
+        one truncation for all of them."""
+        zs = self.matmul_many(pairs)
+        t = self.trunc(self.flat_concat(zs), self.fx.frac_bits)
+        return self.split(t, [z.shape for z in zs])
+
     # ---- fixed point --------------------------------------------------------
     def input_fx(self, value, owner, shape=None):
         enc = self.fx.encode(value) if self.party_id == owner else None

@@ -65,6 +65,10 @@ class Ref(Protocol):
         return self.wrap((native.matmul(np.ascontiguousarray(x.parts[0]),
                                         np.ascontiguousarray(y.parts[0])),))
 
+    @op("matmul_many")
+    def matmul_many(self, pairs):
+        return [self.matmul(x, y) for x, y in pairs]
+
     @op("trunc")
     def trunc(self, x, d):
         if not 0 <= int(d) < 64:
@@ -78,3 +82,32 @@ class Ref(Protocol):
     @op("fxmatmul")
     def fxmatmul(self, x, y):
         return self.trunc(self.matmul(x, y), self.fx.frac_bits)
+
+    # ---- comparison and non-linear functions, exact, in the clear ----------
+    def _signed(self, x):
+        return self._mine(x, "compare").parts[0].view(np.int64)
+
+    @op("ltz")
+    def ltz(self, x):
+        return self.wrap(((self._signed(x) < 0).astype(DTYPE),))
+
+    @op("relu")
+    def relu(self, x):
+        return self.wrap((np.maximum(self._signed(x), 0).view(DTYPE),))
+
+    @op("drelu")
+    def drelu(self, x):
+        return self.wrap(((self._signed(x) >= 0).astype(DTYPE),))
+
+    @op("argmax")
+    def argmax(self, x):
+        """Index of the maximum over the last axis (ties: lowest index)."""
+        return self.wrap((np.argmax(self._signed(x), axis=-1).astype(DTYPE),))
+
+    @op("argmax_onehot")
+    def argmax_onehot(self, x):
+        v = self._signed(x)
+        idx = np.argmax(v, axis=-1)
+        out = np.zeros(v.shape, DTYPE)
+        np.put_along_axis(out, idx[..., None], 1, axis=-1)
+        return self.wrap((out,))

@@ -66,12 +66,8 @@ class Rep3Arithmetic:
             return []
         zs = [self._local_product(self._mine(x, "mul_many"), self._mine(y, "mul_many", "y"),
                                   "mul_many") for x, y in pairs]
-        flat = self._reshare(np.concatenate([z.reshape(-1) for z in zs]))
-        out, pos = [], 0
-        for z in zs:
-            out.append(self.wrap(p[pos:pos + z.size].reshape(z.shape) for p in flat.parts))
-            pos += z.size
-        return out
+        joint = self._reshare(np.concatenate([z.reshape(-1) for z in zs]))
+        return self.split(joint, [z.shape for z in zs])
 
     @op("dot", lambda self, x, y: self.each(_bsize("dot", x, y, drop_last=True)))
     def dot(self, x, y):
@@ -98,6 +94,22 @@ class Rep3Arithmetic:
         z = native.matmul_cross3(*(np.ascontiguousarray(p) for p in x.parts + y.parts),
                                  zero=self.zero_share(out_shape))
         return self._reshare(z)
+
+    @op("matmul_many", lambda self, pairs: self.each(sum(_matmul_out(self, x, y) for x, y in pairs)))
+    def matmul_many(self, pairs):
+        """Several independent matrix products in one round (one resharing
+        of all outputs together)."""
+        zs = []
+        for x, y in pairs:
+            self._check_matmul(x, y, "matmul_many")
+            zs.append(native.matmul_cross3(*(np.ascontiguousarray(p) for p in x.parts + y.parts)))
+        return self._split_reshare(zs)
+
+    def _split_reshare(self, zs):
+        flat = np.concatenate([z.reshape(-1) for z in zs])
+        flat += self.zero_share(flat.shape)
+        joint = self._reshare(flat)
+        return self.split(joint, [z.shape for z in zs])
 
     @op("trunc", lambda self, x, d: self.only(0, x.size))
     def trunc(self, x, d):

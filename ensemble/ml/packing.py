@@ -1,0 +1,48 @@
+"""Owner side and party side of an upload: several arrays encoded into one
+ring vector, secret-shared by the protocol's `share_external`, and cut back
+into shaped sharings on the parties. The layout (names and shapes) is
+public; the values are not. Imports mpcore, numpy.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Public description of an upload: (name, shape) of each array."""
+    entries: tuple
+
+    @property
+    def size(self):
+        return sum(int(np.prod(s, dtype=np.int64)) for _, s in self.entries)
+
+    def names(self):
+        return [n for n, _ in self.entries]
+
+
+def pack(arrays: dict):
+    """{name: uint64 array} -> (flat uint64 vector, Layout)."""
+    entries, flats = [], []
+    for name, arr in arrays.items():
+        if not isinstance(arr, np.ndarray) or arr.dtype != np.uint64:
+            raise TypeError(f"pack: {name} must be a uint64 array (encode it first)")
+        entries.append((name, tuple(arr.shape)))
+        flats.append(arr.reshape(-1))
+    flat = np.concatenate(flats) if flats else np.zeros(0, np.uint64)
+    return flat, Layout(tuple(entries))
+
+
+def share_upload(protocol_cls, arrays: dict):
+    """Owner side: one payload per party and the public layout."""
+    flat, layout = pack(arrays)
+    return protocol_cls.share_external(flat), layout
+
+
+def receive_upload(proto, payload, layout: Layout) -> dict:
+    """Party side: {name: Shared} from this party's payload."""
+    flat = proto.receive_external(payload)
+    if flat.size != layout.size:
+        raise ValueError(f"upload has {flat.size} elements, layout expects {layout.size}")
+    pieces = proto.split(flat, [s for _, s in layout.entries])
+    return dict(zip(layout.names(), pieces))
