@@ -1,0 +1,111 @@
+"""`safenet train` and `safenet compare`: argument parsing, running and the
+printed tables. The JSON keys follow cli.md. Imports ensemble, bench.meta.
+
+Subcommands run through `ensemble.pipeline` and accept a `runner` dict
+(see bench/cli_hosts.py) so `safenet party` can run one party of them.
+"""
+import argparse
+
+DATASETS = ("digits", "breast_cancer", "mnist", "fashion", "adult", "synthetic")
+
+
+def _hidden(text):
+    try:
+        sizes = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--hidden takes sizes like 64 or 128,64, got {text!r}")
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"--hidden sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _phi(text):
+    v = float(text)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"--phi must be in [0, 1], got {text}")
+    return v
+
+
+def add_common(p):
+    """Options shared by train and compare (cli.md)."""
+    p.add_argument("--dataset", choices=DATASETS, default="digits")
+    p.add_argument("--data-dir", default=None, help="directory with MNIST/Fashion IDX or adult CSV files")
+    p.add_argument("--owners", type=int, default=10, help="number of data owners m")
+    p.add_argument("--protocol", choices=("rep3", "rep4"), default="rep3")
+    p.add_argument("--model", choices=("logreg", "mlp"), default="mlp")
+    p.add_argument("--hidden", type=_hidden, default=(64,), help="MLP hidden sizes (default 64)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="default: 32 for owners' local training, 128 for monolithic")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--noniid", type=float, default=None, metavar="ALPHA",
+                   help="non-iid split by label with Dirichlet(ALPHA) (default: contiguous shares)")
+    p.add_argument("--poisoned", type=int, default=0, metavar="T")
+    p.add_argument("--attack", choices=("backdoor", "labelflip", "random"), default="backdoor")
+    p.add_argument("--phi", type=_phi, default=0.6, help="filter threshold on validation accuracy")
+    p.add_argument("--n", type=int, default=None, help="training points (synthetic: total points)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--transport", choices=("memory", "tcp"), default="tcp",
+                   help="tcp: parties as separate processes (default); memory: threads")
+    p.add_argument("--reveal", default="labels,votes,kept",
+                   help="what the ensemble reveals: labels,votes,kept,filter")
+    p.add_argument("--json", metavar="FILE")
+
+
+def add_parsers(sub):
+    train = sub.add_parser("train", help="train (ensemble or monolithic) inside MPC and evaluate")
+    train.add_argument("--mode", choices=("ensemble", "monolithic"), required=True)
+    add_common(train)
+    compare = sub.add_parser("compare", help="ensemble vs monolithic on the same setting")
+    add_common(compare)
+    compare.add_argument("--plot", metavar="FILE.png", default=None)
+
+
+def check_args(args):
+    if args.owners < 1:
+        raise ValueError(f"--owners must be >= 1, got {args.owners}")
+    if not 0 <= args.poisoned <= args.owners:
+        raise ValueError(f"--poisoned must be in 0..{args.owners}, got {args.poisoned}")
+    if args.epochs < 0:
+        raise ValueError(f"--epochs must be >= 0, got {args.epochs}")
+    reveal = tuple(r.strip() for r in args.reveal.split(",") if r.strip())
+    from ensemble.secure import REVEAL_CHOICES
+    bad = [r for r in reveal if r not in REVEAL_CHOICES]
+    if bad:
+        raise ValueError(f"--reveal: unknown item(s) {bad}; choose from {', '.join(REVEAL_CHOICES)}")
+    return reveal
+
+
+def run_train(args, mode, runner=None):
+    from ensemble.pipeline import prepare, run_ensemble
+    reveal = check_args(args)
+    kw = {"hidden": args.hidden, "lr": args.lr}
+    setting = prepare(args.dataset, data_dir=args.data_dir, owners=args.owners, alpha=args.noniid,
+                      poisoned=args.poisoned, attack=args.attack, model=args.model,
+                      epochs=args.epochs, seed=args.seed, n=args.n,
+                      batch_size=args.batch_size or 32, **kw)
+    processes = args.transport == "tcp"
+    if mode == "ensemble":
+        return run_ensemble(setting, args.protocol, phi=args.phi, transport=args.transport,
+                            processes=processes, reveal=reveal, runner=runner)
+    from ensemble.monolithic import run_monolithic
+    return run_monolithic(setting, args.protocol, transport=args.transport, processes=processes,
+                          batch_size=args.batch_size or 128, runner=runner,
+                          quiet=getattr(args, "quiet", False))
+
+
+def _fmt(v, spec="{:.4f}"):
+    return "-" if v is None else spec.format(v)
+
+
+def print_report(r):
+    print(f"mode {r['mode']} on {r['protocol']}: accuracy {_fmt(r.get('accuracy'))} "
+          f"(cleartext {_fmt(r.get('cleartext_accuracy'))}), attack success "
+          f"{_fmt(r.get('attack_success'))}, models kept {r.get('models_kept', '-')}, "
+          f"certified {_fmt(r.get('certified_fraction'))}")
+    print(f"{'phase':<10} {'seconds':>9} {'rounds':>7} {'MB sent per party':<30}")
+    for name, ph in r["phases"].items():
+        mb = "/".join(f"{b / 1e6:.2f}" for b in ph["bytes_sent"])
+        print(f"{name:<10} {ph['seconds']:>9.3f} {ph['rounds']:>7} {mb:<30}")
+    t = r["total"]
+    print(f"{'total':<10} {t['seconds']:>9.3f} {t['rounds']:>7} {t['bytes_sent_total'] / 1e6:.2f} MB all parties")
