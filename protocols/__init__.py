@@ -2,6 +2,7 @@
 
     ref    cleartext oracle and template (1 party)
     rep3   3-party replicated sharing, semi-honest (Araki et al., ABY3)
+    rep4   4-party replicated sharing, actively secure with abort (Fantastic Four)
 
 `run(program, protocol="rep3", ...)` runs `program(proto, *args)` on every
 party of the named protocol through mpcore's launcher. Imports mpcore only.
@@ -11,8 +12,9 @@ from mpcore.launcher import run_parties
 from .base import Protocol, op  # noqa: F401
 from .ref import Ref
 from .rep3 import Rep3
+from .rep4 import Rep4
 
-PROTOCOLS = {"ref": Ref, "rep3": Rep3}
+PROTOCOLS = {"ref": Ref, "rep3": Rep3, "rep4": Rep4}
 
 
 def protocol_class(name):
