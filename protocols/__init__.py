@@ -18,6 +18,10 @@ PROTOCOLS = {"ref": Ref, "rep3": Rep3, "rep4": Rep4}
 
 
 def protocol_class(name):
+    """The protocol class registered under `name`; a Protocol subclass (for
+    example a protocol under development) is returned as it is."""
+    if isinstance(name, type) and issubclass(name, Protocol):
+        return name
     try:
         return PROTOCOLS[name]
     except KeyError:
