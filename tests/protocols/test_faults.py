@@ -15,41 +15,20 @@ import pytest
 import protocols
 from mpcore import faults
 from mpcore.errors import CheatingDetected
-from mpcore.shares import concatenate
+from protocols.testing import fault_suite
 
 FULL = os.environ.get("SAFENET_FULL_FAULTS") == "1"
-OPS = ["setup", "key_check", "input", "mul", "matmul", "trunc", "reveal", "reveal_to"]
-TIMEOUT = 1.5
-
-rng = np.random.default_rng(0)
-A = rng.integers(0, 1 << 64, size=(2, 3), dtype=np.uint64)
-B = rng.integers(0, 1 << 64, size=(3, 2), dtype=np.uint64)
-S = rng.integers(-(1 << 30), 1 << 30, size=(5,)).astype(np.int64).view(np.uint64)
-U = rng.integers(0, 1 << 64, size=(5,), dtype=np.uint64)
-
-
-def program(p):
-    me = p.party_id
-    x = p.input(A if me == 0 else None, 0, A.shape)
-    y = p.input(B if me == 1 else None, 1, B.shape)
-    s = p.input(S if me == 2 else None, 2, S.shape)
-    u = p.input(U if me == 3 else None, 3, U.shape)
-    z = p.mul(s, u)
-    w = p.matmul(x, y)
-    t = p.trunc(s, 5)
-    opened = p.reveal(concatenate([z.flatten(), w.flatten(), t.flatten()]))
-    return opened, p.reveal_to(u, 2)
+OPS = fault_suite.OPS
+TIMEOUT = fault_suite.TIMEOUT_S
+program = fault_suite.campaign_program     # the library's standard campaign program
 
 
 def runner(check=True, transport="memory"):
-    def run(**kw):
-        return protocols.run(program, "rep4", test_seed=11, transport=transport,
-                             options={"check": check}, **kw)
-    return run
+    return fault_suite.make_runner("rep4", transport=transport, options={"check": check})
 
 
 def test_campaign():
-    camp = faults.campaign(runner(), OPS, 4, indices="all" if FULL else "ends", timeout=TIMEOUT)
+    camp = fault_suite.run_campaign("rep4", quick=not FULL)
     print("\n" + camp.report())
     print("DATA frames per party per op (clean run):", camp.frames)
     counts = camp.counts()
