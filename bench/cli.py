@@ -1,12 +1,15 @@
-"""The `safenet` command line. Subcommands: bench primitives (more join as
-they land: train, compare, check, certs, party). Every subcommand accepts
+"""The `safenet` command line. Subcommands: bench primitives, certs, party
+(more join as they land: train, compare, check). Every subcommand accepts
 --json FILE and writes one JSON object with a `meta` block (cli.md).
+`safenet --quiet ...` silences progress displays (mpcore.progress).
+`safenet party` runs one party of a subcommand on its own host: a handler
+supports it by passing `args.runner` on (contract: bench/cli_hosts.py).
 Imports every layer below."""
 import argparse
 import json
 import sys
 
-from . import meta
+from . import cli_hosts, meta
 
 
 def _ops(text):
@@ -33,7 +36,10 @@ def _positive(text):
 def build_parser():
     parser = argparse.ArgumentParser(prog="safenet", description=(
         "Secure multiparty computation engine for SafeNet ensembles vs monolithic training."))
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress display (results and errors are still printed)")
     sub = parser.add_subparsers(dest="command", required=True)
+    cli_hosts.add_parsers(sub)
 
     bench = sub.add_parser("bench", help="benchmarks")
     bsub = bench.add_subparsers(dest="bench_command", required=True)
@@ -59,23 +65,40 @@ def _print_primitives(results):
     print(f"{'op':<9} {'protocol':<8} {'n':>9} {'median s':>10} {'ops/s':>12} "
           f"{'rounds':>6} {'MB sent per party':<26} {'declared':>8} {'correct':>7}")
     for r in results:
-        mb = "/".join(f"{b / 1e6:.2f}" for b in r["bytes_sent"])
+        # None: not known on this party (a non-zero party of `safenet party`)
+        mb = "/".join("-" if b is None else f"{b / 1e6:.2f}" for b in r["bytes_sent"])
+        declared = {True: "ok", False: "DIFFERS", None: "-"}[r["cost_matches_declared"]]
         print(f"{r['op']:<9} {r['protocol']:<8} {r['n']:>9} {r['median_seconds']:>10.4f} "
               f"{r['ops_per_second']:>12.3g} {r['rounds']:>6} {mb:<26} "
-              f"{'ok' if r['cost_matches_declared'] else 'DIFFERS':>8} {str(r['correct']):>7}")
+              f"{declared:>8} {str(r['correct']):>7}")
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.quiet:
+        from mpcore.progress import set_quiet
+        set_quiet(True)
+    if cli_hosts.handles(args):
+        return cli_hosts.main(args, build_parser, run_command)
+    return run_command(args)
+
+
+def run_command(args):
+    """Run one parsed subcommand (args.runner: None, or set by `safenet party`)."""
+    runner = getattr(args, "runner", None)
     try:
         if args.command == "bench" and args.bench_command == "primitives":
             from .primitives import run_primitives
-            settings = {k: v for k, v in vars(args).items() if k not in ("json",)}
+            settings = {k: v for k, v in vars(args).items() if k not in ("json", "runner")}
             results = run_primitives(args.protocol, args.ops, args.transport, args.n, args.shape,
-                                     args.repeat, args.semi_honest, args.seed)
+                                     args.repeat, args.semi_honest, args.seed, runner=runner)
             doc = {"meta": meta.collect(settings), "results": results}
             _print_primitives(results)
-            ok = all(r["correct"] and r["cost_matches_declared"] for r in results)
+            if runner is None:
+                ok = all(r["correct"] and r["cost_matches_declared"] for r in results)
+            else:   # a party other than 0 knows neither (None): only False fails
+                ok = all(r["correct"] is not False and r["cost_matches_declared"] is not False
+                         for r in results)
         else:  # pragma: no cover - argparse enforces the choices
             raise SystemExit(2)
     except (ValueError, FileNotFoundError) as exc:

@@ -14,7 +14,8 @@ import numpy as np
 
 import protocols
 from mpcore.fixedpoint import DEFAULT as FX
-from mpcore.ledger import summarize
+from mpcore.ledger import merge, summarize
+from mpcore.progress import progress
 
 DEFAULT_N = {"mul": 1_000_000, "trunc": 1_000_000, "fxmul": 100_000,
              "ltz": 100_000, "relu": 100_000, "argmax": 10_000}
@@ -115,9 +116,12 @@ def _sync(proto):
             net.recv(p, 1)
 
 
-def _program(proto, specs, repeat, seed):
+def _program(proto, specs, repeat, seed, progress_parties="party0", quiet=None):
     out = []
-    for k, spec in enumerate(specs):
+    if progress_parties == "party0" and proto.party_id != 0:
+        quiet = True          # the parties share one terminal: party 0 reports
+    label = f"party {proto.party_id}: bench primitives"
+    for k, spec in enumerate(progress(specs, label, quiet=quiet)):
         inputs = spec.make_inputs(seed + k) if proto.party_id == 0 else None
         with proto.ledger.scope(f"inputs:{spec.op}"):
             xs = [proto.input(inputs[j] if inputs else None, 0, s)
@@ -139,8 +143,10 @@ def _program(proto, specs, repeat, seed):
 
 def run_primitives(protocol="rep3", ops=("mul", "matmul", "trunc", "fxmul", "fxmatmul"),
                    transport="tcp", n=None, shape=None, repeat=5, semi_honest=False,
-                   seed=0, timeout=300.0):
-    """Run the benchmark; returns the list of result dicts of cli.md."""
+                   seed=0, timeout=300.0, runner=None, quiet=None):
+    """Run the benchmark; returns the list of result dicts of cli.md.
+    runner: extra protocols.run keyword arguments (e.g. hosts, party_id);
+    quiet: progress display (None: the process-wide setting)."""
     for op in ops:
         if op not in ALL_OPS:
             raise ValueError(f"unknown op {op!r}; choose from {', '.join(ALL_OPS)}")
@@ -150,14 +156,32 @@ def run_primitives(protocol="rep3", ops=("mul", "matmul", "trunc", "fxmul", "fxm
     options = {"check": False} if semi_honest else None
     if semi_honest and not protocols.protocol_class(protocol).actively_secure:
         options = None   # already semi-honest
-    res = protocols.run(_program, protocol, args=(specs, repeat, seed), transport=transport,
-                        processes=(transport == "tcp"), timeout=timeout, options=options)
-    merged = res.merged
+    run_kw = {"transport": transport, "processes": transport == "tcp", "timeout": timeout}
+    run_kw.update(runner or {})
+    hosted = run_kw.get("hosts") is not None
+    res = protocols.run(_program, protocol,
+                        args=(specs, repeat, seed, "all" if hosted else "party0", quiet),
+                        options=options, **run_kw)
+    complete = all(l is not None for l in res.ledgers)
+    me = res.party_id
+    merged = res.merged if complete else merge([res.ledgers[me]])
+    if hosted:
+        transport = "tcp"
     results = []
     for k, spec in enumerate(specs):
-        per_party = [v[k]["times"] for v in res.values]
+        per_party = [v[k]["times"] for v in res.values if v is not None]
         seconds = [max(ts[r] for ts in per_party) for r in range(repeat)]
+        if hosted and complete:   # other parties' clocks: their op times in the ledgers
+            for r in range(repeat):
+                rep_ops = [m for m in merged
+                           if m.depth == 0 and m.path[:1] == (f"bench:{spec.op}:{r}",)]
+                seconds[r] = max(seconds[r], sum(m.seconds for m in rep_ops))
         first = summarize(merged, (f"bench:{spec.op}:0",))
+        if not complete:          # this party's own view: its bytes at its index
+            own = first
+            first = dict(own)
+            for key in ("bytes_sent", "messages_sent"):
+                first[key] = [own[key][0] if p == me else None for p in range(len(res.ledgers))]
         declared = None
         ops_in_rep = [m for m in merged if m.depth == 0 and m.path[:1] == (f"bench:{spec.op}:0",)]
         if ops_in_rep and all(m.declared is not None for m in ops_in_rep):
@@ -175,8 +199,11 @@ def run_primitives(protocol="rep3", ops=("mul", "matmul", "trunc", "fxmul", "fxm
             "rounds": first["rounds"], "declared": declared,
             "cost_matches_declared": (declared is not None
                                       and declared["bytes_sent"] == first["bytes_sent"]
-                                      and declared["rounds"] == first["rounds"]),
-            "correct": res.values[0][k]["correct"],
+                                      and declared["rounds"] == first["rounds"]) if complete else None,
+            "correct": res.values[0][k]["correct"] if res.values[0] is not None else None,
             "semi_honest": bool(semi_honest),
         })
+        if hosted:
+            results[-1].update({"tls": bool(run_kw["hosts"].tls), "party": me,
+                                "complete": complete})
     return results
