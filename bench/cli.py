@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from . import cli_hosts, meta
+from . import cli_hosts, cli_train, meta
 
 
 def _ops(text):
@@ -58,6 +58,17 @@ def build_parser():
                       help="switch off the active-security checks of rep4 (benchmarking only)")
     prim.add_argument("--seed", type=int, default=0)
     prim.add_argument("--json", metavar="FILE")
+
+    cli_train.add_parsers(sub)
+
+    check = sub.add_parser("check", help="conformance suite (and fault campaign) for a protocol")
+    check.add_argument("--protocol", default="rep3")
+    check.add_argument("--transport", choices=("memory", "tcp"), default="memory")
+    check.add_argument("--examples", type=_positive, default=10, help="hypothesis examples per op")
+    check.add_argument("--ops", type=_ops, default=None, help="only these ops")
+    check.add_argument("--faults", action="store_true", help="also run the fault campaign")
+    check.add_argument("--quick", action="store_true", help="fewer examples and fault trials")
+    check.add_argument("--json", metavar="FILE")
     return parser
 
 
@@ -99,6 +110,28 @@ def run_command(args):
             else:   # a party other than 0 knows neither (None): only False fails
                 ok = all(r["correct"] is not False and r["cost_matches_declared"] is not False
                          for r in results)
+        elif args.command in ("train", "compare", "check"):
+            if runner is not None:
+                raise ValueError(f"`safenet party` does not run `{args.command}` yet: its data "
+                                 f"owners are simulated in each party's process")
+            settings = {k: v for k, v in vars(args).items() if k not in ("json", "runner")}
+            if args.command == "check":
+                from protocols.testing.suite import format_table, run_suite
+                result = run_suite(args.protocol, args.transport, args.examples, args.ops,
+                                   args.faults, args.quick)
+                print(format_table(result))
+                doc = {"meta": meta.collect(settings), **result}
+                s = result["summary"]
+                ok = s["failures"] == 0 and s["undetected"] == 0 and s["hangs"] == 0
+            elif args.command == "train":
+                report = cli_train.run_train(args, args.mode)
+                cli_train.print_report(report)
+                doc = {"meta": meta.collect(settings), **report}
+                ok = True
+            else:
+                doc = cli_train.run_compare(args)
+                doc["meta"] = meta.collect(settings)
+                ok = True
         else:  # pragma: no cover - argparse enforces the choices
             raise SystemExit(2)
     except (ValueError, FileNotFoundError) as exc:

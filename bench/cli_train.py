@@ -109,3 +109,40 @@ def print_report(r):
         print(f"{name:<10} {ph['seconds']:>9.3f} {ph['rounds']:>7} {mb:<30}")
     t = r["total"]
     print(f"{'total':<10} {t['seconds']:>9.3f} {t['rounds']:>7} {t['bytes_sent_total'] / 1e6:.2f} MB all parties")
+
+
+def ratios(mono, ens):
+    def r(a, b):
+        return None if not b else a / b
+    return {"seconds": r(mono["total"]["seconds"], ens["total"]["seconds"]),
+            "mpc_seconds": r(mono["total"]["mpc_seconds"], ens["total"]["mpc_seconds"]),
+            "bytes": r(mono["total"]["bytes_sent_total"], ens["total"]["bytes_sent_total"]),
+            "rounds": r(mono["total"]["rounds"], ens["total"]["rounds"])}
+
+
+def print_comparison(doc):
+    e, m, r = doc["ensemble"], doc["monolithic"], doc["ratios"]
+    rows = [("time (s)", e["total"]["seconds"], m["total"]["seconds"], r["seconds"]),
+            ("MPC time (s)", e["total"]["mpc_seconds"], m["total"]["mpc_seconds"], r["mpc_seconds"]),
+            ("MB sent, all parties", e["total"]["bytes_sent_total"] / 1e6,
+             m["total"]["bytes_sent_total"] / 1e6, r["bytes"]),
+            ("rounds", e["total"]["rounds"], m["total"]["rounds"], r["rounds"]),
+            ("accuracy", e.get("accuracy"), m.get("accuracy"), None),
+            ("cleartext accuracy", e.get("cleartext_accuracy"), m.get("cleartext_accuracy"), None),
+            ("attack success", e.get("attack_success"), m.get("attack_success"), None),
+            ("certified fraction", e.get("certified_fraction"), m.get("certified_fraction"), None)]
+    print(f"{'':<22} {'ensemble':>12} {'monolithic':>12} {'mono/ens':>10}")
+    for name, a, b, ratio in rows:
+        print(f"{name:<22} {_fmt(a, '{:.4g}'):>12} {_fmt(b, '{:.4g}'):>12} {_fmt(ratio, '{:.2f}x'):>10}")
+
+
+def run_compare(args, runner=None):
+    ens = run_train(args, "ensemble", runner)
+    mono = run_train(args, "monolithic", runner)
+    doc = {"ensemble": ens, "monolithic": mono, "ratios": ratios(mono, ens)}
+    print_comparison(doc)
+    if getattr(args, "plot", None):
+        from .plots import plot_comparison
+        plot_comparison([doc], args.plot)
+        print(f"wrote {args.plot}")
+    return doc
