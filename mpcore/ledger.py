@@ -207,9 +207,13 @@ def merge(ledgers) -> list:
             if (r.name, r.seq, r.depth) != (first.name, first.seq, first.depth):
                 raise ValueError(f"ledgers disagree at op #{first.seq}: "
                                  f"{first.name!r} vs {r.name!r}")
+        # rounds of the op: its critical path, the latest end minus the latest
+        # start over parties (parties' clocks inside a top-level op may be
+        # skewed by earlier nested ops that only some parties took part in)
+        rounds = (max(r.start_depth + r.rounds for r in recs)
+                  - max(r.start_depth for r in recs))
         merged.append(MergedOp(
-            first.name, first.path, first.seq, first.depth,
-            max(r.rounds for r in recs),
+            first.name, first.path, first.seq, first.depth, rounds,
             [r.total_sent for r in recs], [r.total_msgs_sent for r in recs],
             max(r.seconds for r in recs), first.declared))
     assert all(len(m.bytes_sent) == n for m in merged)

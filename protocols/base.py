@@ -19,6 +19,50 @@ from mpcore.ring import DTYPE, to_ring
 from mpcore.shares import Shared
 
 
+class BoolShared(Shared):
+    """A boolean (XOR) sharing: `parts` are XOR slots of packed uint64 words,
+    64 bits per word, in the protocol's slot layout. A separate type so that
+    arithmetic and boolean sharings are never mixed silently: arithmetic ops
+    refuse it (`Protocol._mine`), its operators are ^ & ~ (and the shifts
+    << >>), and `+ - *` raise TypeError. Convert with `b2a` / `a2b`."""
+    __slots__ = ()
+
+    def _map(self, fn):
+        return BoolShared(self.proto, tuple(np.ascontiguousarray(fn(p)) for p in self.parts))
+
+    def __repr__(self):
+        return f"BoolShared({self.proto.name}, party {self.proto.party_id}, shape={self.shape})"
+
+    def __xor__(self, other):
+        if isinstance(other, Shared):
+            return self.proto.xor(self, other)
+        return self.proto.xor_public(self, other)
+
+    __rxor__ = __xor__
+
+    def __and__(self, other):
+        if isinstance(other, Shared):
+            return self.proto.and_(self, other)
+        return self.proto.and_public(self, other)
+
+    __rand__ = __and__
+
+    def __invert__(self):
+        return self.proto.not_(self)
+
+    def __lshift__(self, d):
+        return self.proto.shl_bits(self, d)
+
+    def __rshift__(self, d):
+        return self.proto.shr_bits(self, d)
+
+    def _arith(self, *_):
+        raise TypeError("arithmetic on a boolean (XOR) sharing: use ^ & ~, or convert with b2a")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _arith
+    __neg__ = __matmul__ = sum = _arith
+
+
 def op(name, cost=None):
     """Mark a protocol method as an op with a declared cost.
     `cost(self, *args, **kwargs) -> Cost`; None means local (free)."""
@@ -80,6 +124,9 @@ class Protocol:
     def _mine(self, x, op_name, arg="x"):
         if not isinstance(x, Shared):
             raise TypeError(f"{op_name}: {arg} must be a Shared value, got {type(x).__name__}")
+        if isinstance(x, BoolShared):
+            raise TypeError(f"{op_name}: {arg} is a boolean (XOR) sharing; this op needs an "
+                            f"arithmetic one (convert with b2a)")
         if x.proto is not self:
             raise ValueError(f"{op_name}: {arg} belongs to another protocol instance "
                              f"({x.proto.name}, party {x.proto.party_id})")

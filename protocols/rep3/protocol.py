@@ -11,12 +11,15 @@ Zero sharing: a_i = F(k_next) - F(k_prev); the three a_i sum to zero.
 Semi-honest security, honest majority (one passive corruption).
 """
 from protocols.base import Protocol
+from protocols.nonlinear import Nonlinear
 
 from .arithmetic import Rep3Arithmetic
+from .boolean import Rep3Boolean
+from .compare import Rep3Compare
 from .io import Rep3IO
 
 
-class Rep3(Rep3IO, Rep3Arithmetic, Protocol):
+class Rep3(Rep3IO, Rep3Arithmetic, Rep3Boolean, Rep3Compare, Nonlinear, Protocol):
     name = "rep3"
     n_parties = 3
     slots_per_party = 2
