@@ -58,6 +58,7 @@ def build_parser():
                       help="switch off the active-security checks of rep4 (benchmarking only)")
     prim.add_argument("--seed", type=int, default=0)
     prim.add_argument("--json", metavar="FILE")
+    cli_train.add_network(prim)
 
     cli_train.add_parsers(sub)
 
@@ -102,7 +103,8 @@ def run_command(args):
             from .primitives import run_primitives
             settings = {k: v for k, v in vars(args).items() if k not in ("json", "runner")}
             results = run_primitives(args.protocol, args.ops, args.transport, args.n, args.shape,
-                                     args.repeat, args.semi_honest, args.seed, runner=runner)
+                                     args.repeat, args.semi_honest, args.seed,
+                                     runner=cli_train.network_runner(args, runner))
             doc = {"meta": meta.collect(settings), "results": results}
             _print_primitives(results)
             if runner is None:

@@ -50,6 +50,28 @@ def add_common(p):
     p.add_argument("--reveal", default="labels,votes,kept",
                    help="what the ensemble reveals: labels,votes,kept,filter")
     p.add_argument("--json", metavar="FILE")
+    add_network(p)
+
+
+def add_network(p):
+    """Emulated network (mpcore.netsim): latency and per-party uplink rate."""
+    g = p.add_argument_group("emulated network (in the channel layer)")
+    g.add_argument("--latency", type=float, default=0.0, metavar="S",
+                   help="one-way latency in seconds (a 40 ms round trip is 0.02)")
+    g.add_argument("--bandwidth", type=float, default=0.0, metavar="BPS",
+                   help="per-party uplink in bytes per second (0: unlimited)")
+    g.add_argument("--wan", action="store_true",
+                   help="shortcut for --latency 0.02 --bandwidth 12.5e6 (40 ms RTT, 100 Mbit/s)")
+
+
+def network_runner(args, runner=None):
+    """Merge the emulated network of the arguments into a runner dict."""
+    from mpcore.netsim import WAN, NetworkProfile
+    profile = WAN if getattr(args, "wan", False) else NetworkProfile(
+        getattr(args, "latency", 0.0) or 0.0, getattr(args, "bandwidth", 0.0) or 0.0)
+    if not profile.active:
+        return runner
+    return dict(runner or {}, network=profile)
 
 
 def add_parsers(sub):
@@ -85,6 +107,7 @@ def run_train(args, mode, runner=None):
                       epochs=args.epochs, seed=args.seed, n=args.n,
                       batch_size=args.batch_size or 32, **kw)
     processes = args.transport == "tcp"
+    runner = network_runner(args, runner)
     if mode == "ensemble":
         return run_ensemble(setting, args.protocol, phi=args.phi, transport=args.transport,
                             processes=processes, reveal=reveal, runner=runner)

@@ -43,9 +43,15 @@ class _Program:
 
 
 def run(program, protocol="rep3", *, args=(), party_args=None, transport="memory",
-        processes=False, timeout=60.0, test_seed=None, options=None, **kwargs):
-    """Run `program(proto, *args, *party_args[i])` on all parties of `protocol`."""
+        processes=False, timeout=60.0, test_seed=None, options=None, network=None, **kwargs):
+    """Run `program(proto, *args, *party_args[i])` on all parties of `protocol`.
+    `network` (mpcore.netsim.NetworkProfile) emulates latency and bandwidth
+    on every party's channels."""
     cls = protocol_class(protocol)
+    if network is not None and network.active:
+        from mpcore.netsim import emulate
+        inner = kwargs.pop("net_wrapper", None)
+        kwargs["net_wrapper"] = lambda i, net: emulate(inner(i, net) if inner else net, network)
     return run_parties(_Program(cls, program, options or {}), cls.n_parties, args=args,
                        party_args=party_args, transport=transport, processes=processes,
                        timeout=timeout, test_seed=test_seed, **kwargs)
