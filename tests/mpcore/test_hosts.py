@@ -4,7 +4,6 @@ namespaces), TLS refusals seen from both sides, a party killed mid-run."""
 import datetime as dt
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mpcore import tls
-from mpcore.hosts import ConfigError, load_hosts, write_hosts
+from mpcore.hosts import ConfigError, load_hosts
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
@@ -351,67 +350,29 @@ def test_party_killed_mid_run_is_named_by_the_others(tmp_path, certs3):
 
 
 # ---- separate network namespaces --------------------------------------------------------------
-def _netns_usable():
-    return (sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0
-            and shutil.which("ip") is not None)
+def test_three_parties_in_network_namespaces(tmp_path):
+    """Each party in its own namespace with its own 10.x address, joined by a
+    bridge in a fourth namespace (bench.netns); nothing is left behind."""
+    from bench import netns
+    reason = netns.unavailable_reason(need_netem=False)
+    if reason:
+        pytest.skip(reason)
+    codes, doc = netns.run_in_namespaces(list(SMALL), 3, workdir=tmp_path, timeout=60)
+    assert codes == [0, 0, 0]
+    r = doc["results"][0]
+    assert r["correct"] is True and r["bytes_sent"] == [8000, 8000, 8000] and r["tls"] is True
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert f"sn{os.getpid() % 100000}p0" not in left
 
 
-def _ip(*args):
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
-
-
-def test_three_parties_in_network_namespaces(tmp_path, certs3):
-    """Each party in its own namespace with its own 10.x address; a bridge in a
-    fourth namespace joins them. Nothing is added outside these namespaces."""
-    if not _netns_usable():
-        pytest.skip("needs root and `ip netns` on Linux")
-    tag = f"sn{os.getpid() % 100000}"
-    spaces = [f"{tag}p{i}" for i in range(3)]
-    hub = f"{tag}hub"
-    made = []
-    parties = None
-    try:
-        try:
-            for ns in spaces + [hub]:
-                _ip("netns", "add", ns)
-                made.append(ns)
-            _ip("-n", hub, "link", "add", "br0", "type", "bridge")
-            _ip("-n", hub, "link", "set", "br0", "up")
-            for i, ns in enumerate(spaces):
-                _ip("link", "add", "eth0", "netns", ns, "type", "veth",
-                    "peer", "name", f"port{i}", "netns", hub)
-                _ip("-n", ns, "addr", "add", f"10.231.7.{i + 1}/24", "dev", "eth0")
-                _ip("-n", ns, "link", "set", "eth0", "up")
-                _ip("-n", ns, "link", "set", "lo", "up")
-                _ip("-n", hub, "link", "set", f"port{i}", "master", "br0")
-                _ip("-n", hub, "link", "set", f"port{i}", "up")
-        except subprocess.CalledProcessError as exc:
-            pytest.skip(f"network namespaces unavailable here: {exc.stderr.strip()}")
-        write_hosts(tmp_path / "ns.toml", [(f"10.231.7.{i + 1}", 15000 + i) for i in range(3)],
-                    certs3)
-        procs = []
-        for i, ns in enumerate(spaces):
-            argv = [sys.executable, "-m", "bench.cli", "party", "--config",
-                    str(tmp_path / "ns.toml"), "--id", str(i), "--connect-timeout", "20", *SMALL,
-                    "--json", str(tmp_path / f"ns-p{i}.json")]
-            procs.append(subprocess.Popen(["ip", "netns", "exec", ns, *argv], env=ENV,
-                                          cwd=tmp_path, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True))
-        parties = procs
-        outs = [p.communicate(timeout=60) for p in procs]
-        assert [p.returncode for p in procs] == [0, 0, 0], outs
-        r = json.loads((tmp_path / "ns-p0.json").read_text())["results"][0]
-        assert r["correct"] is True and r["bytes_sent"] == [8000, 8000, 8000]
-        assert r["tls"] is True
-    finally:
-        for p in parties or ():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        for ns in made:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
-        left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-        assert not any(ns in left for ns in made)
+def test_netns_wan_says_why_it_skips(capsys):
+    """Without netem (this machine kind) or root, the WAN command explains and exits 0."""
+    from bench import netns
+    reason = netns.unavailable_reason(need_netem=True)
+    if reason is None:
+        pytest.skip("netem is available here: nothing to explain")
+    assert netns.main(["--parties", "3", "--", *SMALL]) == 0
+    assert "skipped: " + reason in capsys.readouterr().out
 
 
 # ---- start-up and end-of-run details ------------------------------------------------------
