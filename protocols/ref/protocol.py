@@ -2,16 +2,20 @@
 result with no communication (declared cost zero). It has the same
 interface as rep3/rep4, so any program can be run on it to obtain the
 expected result; truncation is the exact floor (the secure protocols may be
-one below it). Not secure, by design.
+one below it). Comparisons are exact; the non-linear functions (relu,
+argmax, exp, softmax, ...) are the generic ones of protocols.nonlinear, so
+ref computes exactly the approximation the secure protocols compute. Not
+secure, by design.
 """
 import numpy as np
 
 from mpcore.kernels import native
 from mpcore.ring import DTYPE, as_ring_array
 from protocols.base import Protocol, broadcast_shape, op
+from protocols.nonlinear import Nonlinear
 
 
-class Ref(Protocol):
+class Ref(Nonlinear, Protocol):
     name = "ref"
     n_parties = 1
     slots_per_party = 1
@@ -83,31 +87,14 @@ class Ref(Protocol):
     def fxmatmul(self, x, y):
         return self.trunc(self.matmul(x, y), self.fx.frac_bits)
 
-    # ---- comparison and non-linear functions, exact, in the clear ----------
+    # ---- comparison primitives, exact; everything else comes from Nonlinear --
     def _signed(self, x):
         return self._mine(x, "compare").parts[0].view(np.int64)
 
     @op("ltz")
-    def ltz(self, x):
+    def ltz(self, x, bits=None):
         return self.wrap(((self._signed(x) < 0).astype(DTYPE),))
 
-    @op("relu")
-    def relu(self, x):
-        return self.wrap((np.maximum(self._signed(x), 0).view(DTYPE),))
-
-    @op("drelu")
-    def drelu(self, x):
-        return self.wrap(((self._signed(x) >= 0).astype(DTYPE),))
-
-    @op("argmax")
-    def argmax(self, x):
-        """Index of the maximum over the last axis (ties: lowest index)."""
-        return self.wrap((np.argmax(self._signed(x), axis=-1).astype(DTYPE),))
-
-    @op("argmax_onehot")
-    def argmax_onehot(self, x):
-        v = self._signed(x)
-        idx = np.argmax(v, axis=-1)
-        out = np.zeros(v.shape, DTYPE)
-        np.put_along_axis(out, idx[..., None], 1, axis=-1)
-        return self.wrap((out,))
+    @op("eqz")
+    def eqz(self, x, bits=None):
+        return self.wrap(((self._signed(x) == 0).astype(DTYPE),))
