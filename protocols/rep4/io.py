@@ -174,9 +174,10 @@ class Rep4IO:
         h.update(memoryview(np.ascontiguousarray(self.slot(x, j))).cast("B"))
         return h.digest()
 
-    def _receive_slot(self, x, op_name):
+    def _receive_slot(self, x, op_name, xor=False):
         """Receive my missing slot from party i+1 and its digests from i+2,
-        i+3; return the opened value if all three holders agree."""
+        i+3; return the opened value if all three holders agree (the XOR of
+        the slots for a boolean sharing, `xor=True`)."""
         me = self.party_id
         got = self.net.recv((me + 1) % N, x.size).reshape(x.shape)
         if self.check:
@@ -191,6 +192,8 @@ class Rep4IO:
                     f"the digest from party {bad[0]}" + (" and party " + str(bad[1]) if len(bad) > 1 else "")
                     + f" (link {(me + 1) % N}->{me} or {bad[0]}->{me}): one of them deviated",
                     bad[0] if len(bad) == 1 else (me + 1) % N)
+        if xor:
+            return x.parts[0] ^ x.parts[1] ^ x.parts[2] ^ got
         return x.parts[0] + x.parts[1] + x.parts[2] + got
 
     @op("reveal", _reveal_cost)

@@ -1,8 +1,8 @@
 """Rep4: slot layout, keys, the batched hash checks, and the protocol class.
 
 Fantastic Four (Dalskov, Escudero, Keller, USENIX Security 2021): 4 parties,
-one active corruption, security with abort. Imports mpcore and
-protocols.base only.
+one active corruption, security with abort. Imports mpcore,
+protocols.base and protocols.nonlinear (the mixin of non-linear functions).
 
 Slot layout: x = x0 + x1 + x2 + x3 (mod 2^64). Party i holds the three
 slots j != i, stored in `parts` in the order (x_{i+1}, x_{i+2}, x_{i+3})
@@ -26,7 +26,10 @@ Checked messages (`Round`): every message the protocol sends is either
     received from s into its expected hash for link b->r;
   * a checked send (`Round.send` with a backup): the same without the mask;
   * a send to two receivers that then cross-check (`Round.agree`, input);
-  * a digest compared at once (reveal, key_check, check).
+  * a digest compared at once (reveal, key_check, check);
+  * an empty message on an otherwise idle link of an all-to-all round
+    (`Round(full=True)`, used by the comparison ops: it carries nothing;
+    anything but 0 bytes there is a ProtocolDesync).
 All messages of one round go out as ONE message per (sender, receiver)
 link. Hashes are only folded locally; `_check()` (op "check") sends one
 32-byte digest on every one of the 12 links and compares: 1 round, 96 bytes
@@ -48,12 +51,16 @@ import numpy as np
 from mpcore.errors import CheatingDetected
 from mpcore.ledger import Cost
 from protocols.base import Protocol, op
+from protocols.nonlinear import Nonlinear
 
 from .arithmetic import Rep4Arithmetic
+from .boolean import Rep4Boolean
+from .compare import Rep4Compare
 from .io import Rep4IO
 
 DIGEST_BYTES = 32          # SHA-256
 N = 4
+_EMPTY = np.zeros(0, np.uint64)
 
 
 def digest_cost(self, per_party_digests, rounds=1):
@@ -65,11 +72,14 @@ def _flat_size(shape):
     return int(np.prod(shape, dtype=np.int64))
 
 
-def _accumulate(slots, j, arr):
-    """slots[j] += arr; a missing slot starts as arr itself (which must be a
-    fresh, writable array owned by the caller)."""
+def _accumulate(slots, j, arr, xor=False):
+    """slots[j] += arr (or ^= arr); a missing slot starts as arr itself (which
+    must be a fresh, writable array owned by the caller)."""
     if j in slots:
-        slots[j] += arr
+        if xor:
+            slots[j] ^= arr
+        else:
+            slots[j] += arr
     else:
         slots[j] = arr
 
@@ -79,42 +89,59 @@ class Round:
     parties (every party registers every entry, in the same order; each one
     acts on the entries it takes part in), then `run()`: one message per
     link, received messages split back into entries, hashes folded in
-    registration order (so both ends of a link fold the same sequence)."""
+    registration order (so both ends of a link fold the same sequence).
 
-    def __init__(self, proto, shape):
+    Every entry carries `self.n` words unless it names its own size `n`
+    (sizes must be the same on all parties). `xor=True` makes the round's
+    JMPs boolean (mask and sharing by XOR instead of +); a single JMP may
+    override it. `full=True` makes the round all-to-all: a link that carries
+    no entry gets an empty message (0 bytes), so every party hears from
+    every other party in every round; then the round counts of the ledger
+    (Lamport depth) do not depend on how far apart the parties' clocks were
+    when the op started, and after two such rounds they are equal again."""
+
+    def __init__(self, proto, shape, xor=False, full=False):
         self.p = proto
         self.shape = tuple(shape)
         self.n = _flat_size(shape)
+        self.xor = bool(xor)
+        self.full = bool(full)
         self.entries = []    # (sender, backup, receiver, value known here or None)
+        self.sizes = []      # words per entry
         self.agreements = []  # (entry index a, entry index b): receivers cross-check
-        self.targets = {}    # entry index -> (slots dict, slot) the receiver adds into
+        self.targets = {}    # entry index -> (slots dict, slot, xor) the receiver adds into
         self.results = {}    # entry index -> received array (at the receiver)
 
-    def send(self, s, r, value=None, backup=None):
-        """s sends `value` (flat, self.n elements) to r; if `backup` is given,
-        it knows the same value and vouches for it through the link hash.
-        Returns the entry index."""
+    def send(self, s, r, value=None, backup=None, n=None):
+        """s sends `value` (flat, n or self.n words) to r; if `backup` is
+        given, it knows the same value and vouches for it through the link
+        hash. Returns the entry index."""
         self.entries.append((s, backup, r, value))
+        self.sizes.append(self.n if n is None else int(n))
         return len(self.entries) - 1
 
-    def jmp(self, s, b, r, v, out):
+    def jmp(self, s, b, r, v, out, n=None, xor=None):
         """JMP(v; s, b -> r): add a sharing of v into `out` ({slot: flat array}
         of this party's slots, missing = 0; see `Rep4.empty_slots`). `v` is
         the value if this party is s or b."""
         p = self.p
         me = p.party_id
+        xor = self.xor if xor is None else bool(xor)
+        size = self.n if n is None else int(n)
         o = ({0, 1, 2, 3} - {s, b, r}).pop()
         if me != r:
-            m = p.keys[r].next(self.n)           # mask; keys[r] is known to all but r
-            w = v - m if me in (s, b) else None
-            _accumulate(out, r, m)
+            m = p.keys[r].next(size)             # mask; keys[r] is known to all but r
+            w = None
+            if me in (s, b):
+                w = (v ^ m) if xor else (v - m)
+            _accumulate(out, r, m, xor)
         else:
             w = None
         if w is not None:                       # w itself is sent / hashed later: copy
-            _accumulate(out, o, w if o in out else w.copy())
-        idx = self.send(s, r, w, backup=b)
+            _accumulate(out, o, w if o in out else w.copy(), xor)
+        idx = self.send(s, r, w, backup=b, n=size)
         if me == r:
-            self.targets[idx] = (out, o)       # filled in by run()
+            self.targets[idx] = (out, o, xor)   # filled in by run()
         return idx
 
     def agree(self, a, b):
@@ -127,23 +154,28 @@ class Round:
         me = p.party_id
         outgoing = {}
         incoming = {}
-        for s, _, r, value in self.entries:
+        for (s, _, r, value), size in zip(self.entries, self.sizes):
             if me == s:
                 outgoing.setdefault(r, []).append(value)
             elif me == r:
-                incoming[s] = incoming.get(s, 0) + self.n
+                incoming[s] = incoming.get(s, 0) + size
+        if self.full:
+            for q in range(N):
+                if q != me:
+                    outgoing.setdefault(q, [_EMPTY])
+                    incoming.setdefault(q, 0)
         for r, vals in outgoing.items():
             p.net.send(r, vals[0] if len(vals) == 1 else np.concatenate(vals))
         received = {s: p.net.recv(s, count) for s, count in incoming.items()}
         offsets = dict.fromkeys(received, 0)
-        for k, (s, b, r, value) in enumerate(self.entries):
+        for k, ((s, b, r, value), size) in enumerate(zip(self.entries, self.sizes)):
             if me == r:
-                got = received[s][offsets[s]:offsets[s] + self.n]
-                offsets[s] += self.n
+                got = received[s][offsets[s]:offsets[s] + size]
+                offsets[s] += size
                 self.results[k] = got
                 if k in self.targets:
-                    slots, o = self.targets[k]
-                    _accumulate(slots, o, got.copy() if o not in slots else got)
+                    slots, o, xor = self.targets[k]
+                    _accumulate(slots, o, got.copy() if o not in slots else got, xor)
                 if b is not None:
                     p._fold_in(b, got)
             elif me == b and b is not None:
@@ -159,7 +191,7 @@ class Round:
         return self.results
 
 
-class Rep4(Rep4IO, Rep4Arithmetic, Protocol):
+class Rep4(Rep4IO, Rep4Arithmetic, Rep4Boolean, Rep4Compare, Nonlinear, Protocol):
     name = "rep4"
     n_parties = 4
     slots_per_party = 3

@@ -1,7 +1,10 @@
 """The standard fault campaign for an actively secure protocol: one program
 that exercises input (from every party), mul, matmul, trunc, reveal and
 reveal_to, run under mpcore.faults. Used by `safenet check --faults` and by
-the project's own tests. Imports mpcore, protocols, numpy.
+the project's own tests. `compare_program` / COMPARE_OPS (optional): the
+same for comparisons (ltz, eqz, relu, argmax, then one reveal), for a
+protocol with the non-linear layer: run_campaign(protocol, ops=COMPARE_OPS,
+program=compare_program). Imports mpcore, protocols, numpy.
 """
 import numpy as np
 
@@ -30,6 +33,25 @@ def campaign_program(p):
     t = p.trunc(s, 5)
     opened = p.reveal(concatenate([z.flatten(), w.flatten(), t.flatten()]))
     return opened, p.reveal_to(u, 2 % n)
+
+
+# ---- comparisons (protocols with ltz / eqz: the Nonlinear layer) -------------------
+COMPARE_OPS = ["ltz", "eqz", "relu", "argmax", "reveal"]
+CX = np.array([0, 1, -1, (1 << 63) - 1, -(1 << 63), 5 << 40, -(7 << 20), 3],
+              dtype=np.int64).view(np.uint64)
+CY = np.array([0, 2, -1, (1 << 62), -(1 << 62), 5 << 40, 9, -3], dtype=np.int64).view(np.uint64)
+CM = _rng.integers(-4, 4, size=(3, 5)).astype(np.int64).view(np.uint64)
+
+
+def compare_program(p):
+    """Inputs from three parties, then ltz, eqz (of x - y), relu and argmax,
+    and one reveal of everything (needs a protocol with ltz / eqz)."""
+    me, n = p.party_id, p.n_parties
+    x = p.input(CX if me == 0 else None, 0, CX.shape)
+    y = p.input(CY if me == 1 % n else None, 1 % n, CY.shape)
+    m = p.input(CM if me == 2 % n else None, 2 % n, CM.shape)
+    outs = [p.ltz(x), p.eqz(p.sub(x, y)), p.relu(y), p.argmax(m)]
+    return p.reveal(concatenate([o.flatten() for o in outs]))
 
 
 def make_runner(protocol, program=campaign_program, transport="memory", options=None,

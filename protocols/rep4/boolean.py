@@ -1,0 +1,371 @@
+"""Rep4 boolean (XOR) sharing over packed 64-bit words, and the bit-packing
+helpers of the comparison circuits. Imports mpcore and protocols.base.
+
+Sharing: a word array b = b0 ^ b1 ^ b2 ^ b3 in the arithmetic slot layout
+(party i holds the three slots j != i, as (b_{i+1}, b_{i+2}, b_{i+3})); the
+same keys, the same JMPs, with XOR for +. Each uint64 word carries 64
+independent bits, so one AND "gate" on a word is 64 ANDs. A boolean value
+is a `BoolShared` (protocols.base), which arithmetic ops refuse. Public
+constants go into slot 0.
+
+Ops (rounds, 64-bit words sent by each party for W words of output):
+  xor, xor_public, and_public, not_, shl_bits, shr_bits   local
+  and_, and_many  the 6 JMPs of the arithmetic `mul` (Fantastic Four) over
+            GF(2): a_j = x_{j+2}&y_{j+2} ^ x_{j+3}&y_{j+2} ^ x_{j+2}&y_{j+3}
+            (P_j, P_{j+1}), x1&y3 ^ x3&y1 (P0, P2), x0&y2 ^ x2&y0 (P1, P3),
+            each delivered by a JMP whose backup folds it into its link
+            hash (checked at the next `check`, before anything is revealed).
+            To balance the load the words are cut in two halves; the
+            second half uses the routes rotated by two parties (party i
+            plays party i+2: the same protocol with parties and slots
+            relabelled), so the W0 = ceil(W/2) words of the first half cost
+            (2, 2, 1, 1) words each and the W1 = floor(W/2) of the second
+            (1, 1, 2, 2). and_many: any number of pairs in that one round.
+                                         1 round, (2W0+W1, 2W0+W1, W0+2W1, W0+2W1)
+  input_bits  like arithmetic input, XOR for +      1 round, 2 words by the owner
+  reveal_bits pending check first, then like reveal  1 (+1) round, W words + 2 digests
+
+Packing helpers (pure functions on uint64 arrays, applied slot by slot, so
+linear over GF(2) and usable on shares): `pack_bits` / `unpack_bits` (one
+bit per element <-> dense bit vectors, little-endian), `pack_fields` (an
+N-bit field per element -> dense), `deinterleave` (even and odd bits of a
+dense vector, each again dense), `gather4` (bits 0, 4, ..., 60 of each word
+-> a 16-bit value).
+"""
+import numpy as np
+
+from mpcore.ledger import Cost
+from mpcore.ring import DTYPE, as_ring_array, to_ring
+from protocols.base import BoolShared, broadcast_shape, op
+
+from .arithmetic import MUL_JMPS
+
+N = 4
+ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+_EVEN = [(1, 0x3333333333333333), (2, 0x0F0F0F0F0F0F0F0F), (4, 0x00FF00FF00FF00FF),
+         (8, 0x0000FFFF0000FFFF), (16, 0x00000000FFFFFFFF)]
+
+
+def u64(k):
+    return np.uint64(k)
+
+
+def words_for(nbits):
+    """Words in a dense vector of `nbits` bits."""
+    return -(-int(nbits) // 64)
+
+
+# ---- packing -------------------------------------------------------------------------
+def pack_bits(bits):
+    """0/1 values (1-D) -> dense uint64 bit vector (bit e in word e // 64)."""
+    bits = np.ascontiguousarray(bits, dtype=np.uint8).reshape(-1)
+    packed = np.packbits(bits, bitorder="little")
+    out = np.zeros(words_for(bits.size) * 8, dtype=np.uint8)
+    out[:packed.size] = packed
+    return out.view(DTYPE)
+
+
+def unpack_bits(words, n):
+    """Dense uint64 bit vector -> its first n bits as uint64 0/1 values."""
+    words = np.ascontiguousarray(words, dtype=DTYPE)
+    return np.unpackbits(words.view(np.uint8), bitorder="little", count=n).astype(DTYPE)
+
+
+def pack_fields(values, width):
+    """One `width`-bit field per element (width 1, 2, 4, 8, 16 or 32, in the
+    low bits of uint64 values) -> dense vector, element e at bits width*e..."""
+    v = np.ascontiguousarray(values, dtype=DTYPE).reshape(-1)
+    n = v.size
+    if width == 1:
+        return pack_bits(v & u64(1))
+    if width in (8, 16, 32):
+        t = {8: np.uint8, 16: np.uint16, 32: np.uint32}[width]
+        per = 64 // width
+        out = np.zeros(words_for(width * n) * per, dtype=t)
+        out[:n] = v
+        return out.view(DTYPE)
+    per = 8 // width                     # elements per byte (width 2 or 4)
+    padded = np.zeros(-(-n // per) * per, dtype=np.uint8)
+    padded[:n] = v
+    padded = padded.reshape(-1, per)
+    byte = padded[:, 0].copy()
+    for k in range(1, per):
+        byte |= padded[:, k] << np.uint8(width * k)
+    out = np.zeros(words_for(width * n) * 8, dtype=np.uint8)
+    out[:byte.size] = byte
+    return out.view(DTYPE)
+
+
+def _compress_even(x):
+    """Even bits of each word -> low 32 bits (odd bits ignored)."""
+    x = x & u64(0x5555555555555555)
+    for shift, mask in _EVEN:
+        x = (x | (x >> u64(shift))) & u64(mask)
+    return x
+
+
+def deinterleave(words):
+    """Dense vector v -> (even, odd) with even[j] = v[2j], odd[j] = v[2j+1],
+    each dense with ceil(len(words) / 2) words."""
+    words = np.ascontiguousarray(words, dtype=DTYPE)
+    if words.size % 2:
+        words = np.concatenate([words, np.zeros(1, DTYPE)])
+    even = _compress_even(words).astype(np.uint32).view(DTYPE)
+    odd = _compress_even(words >> u64(1)).astype(np.uint32).view(DTYPE)
+    return even, odd
+
+
+def gather4(x):
+    """Bits 4g (g = 0..15) of each word -> a 16-bit value (bit g)."""
+    x = x & u64(0x1111111111111111)
+    x = (x | (x >> u64(3))) & u64(0x0303030303030303)
+    x = (x | (x >> u64(6))) & u64(0x000F000F000F000F)
+    x = (x | (x >> u64(12))) & u64(0x000000FF000000FF)
+    x = (x | (x >> u64(24))) & u64(0x000000000000FFFF)
+    return x
+
+
+# ---- AND routes and costs ------------------------------------------------------------
+def _rotated(t):
+    return tuple((kern, (k + t) % N, (l + t) % N, (s + t) % N, (b + t) % N, (r + t) % N)
+                 for kern, k, l, s, b, r in MUL_JMPS)
+
+
+AND_ROUTES = (_rotated(0), _rotated(2))
+AND_SENT = tuple(tuple(sum(1 for route in routes if route[3] == p) for p in range(N))
+                 for routes in AND_ROUTES)            # ((2, 2, 1, 1), (1, 1, 2, 2))
+
+
+def and_halves(words):
+    return (words + 1) // 2, words // 2
+
+
+def and_sent(words):
+    """Words sent by each party for an AND round over `words` words."""
+    w0, w1 = and_halves(words)
+    return tuple(w0 * AND_SENT[0][p] + w1 * AND_SENT[1][p] for p in range(N))
+
+
+def _size(shape):
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _pairs_words(pairs):
+    return sum(_size(np.broadcast_shapes(x.shape, y.shape)) for x, y in pairs)
+
+
+def _and_cost(self, x, y):
+    return Cost(1, and_sent(_size(np.broadcast_shapes(x.shape, y.shape))))
+
+
+def _and_many_cost(self, pairs):
+    if not pairs:
+        return self.free()
+    return Cost(1, and_sent(_pairs_words(pairs)))
+
+
+def _xor_cross(kernel, xk, xl, yk, yl):
+    """The GF(2) versions of the `mul` kernels."""
+    if kernel == "cross3":                   # xk yk ^ xl yk ^ xk yl
+        return (xk & (yk ^ yl)) ^ (xl & yk)
+    return (xk & yl) ^ (xl & yk)             # cross2
+
+
+class Rep4Boolean:
+    # ---- containers and checks -----------------------------------------------
+    def wrap_bits(self, parts):
+        return BoolShared(self, parts)
+
+    def _mine_bits(self, x, op_name, arg="x"):
+        if not isinstance(x, BoolShared):
+            raise TypeError(f"{op_name}: {arg} must be a boolean sharing (BoolShared), "
+                            f"got {type(x).__name__} (convert with a2b)")
+        if x.proto is not self:
+            raise ValueError(f"{op_name}: {arg} belongs to another protocol instance")
+        return x
+
+    def bits_from_slots(self, slots, shape):
+        """{slot: flat words} (missing = 0) -> BoolShared of `shape`."""
+        n = _size(shape)
+        return self.wrap_bits((np.asarray(slots[s]) if s in slots else np.zeros(n, DTYPE))
+                              .reshape(shape) for s in self.slots)
+
+    def public_bits(self, value):
+        """Public words as a boolean sharing (slot 0; local)."""
+        c = to_ring(value)
+        parts = [np.zeros(c.shape, DTYPE) for _ in range(3)]
+        for k in self.public_slot_positions():
+            parts[k] = c.copy()
+        return self.wrap_bits(parts)
+
+    # ---- local ops ---------------------------------------------------------------
+    @op("xor")
+    def xor(self, x, y):
+        self._mine_bits(x, "xor"), self._mine_bits(y, "xor", "y")
+        broadcast_shape("xor", x.shape, y.shape)
+        return self.wrap_bits(a ^ b for a, b in zip(x.parts, y.parts))
+
+    @op("xor_public")
+    def xor_public(self, x, c):
+        self._mine_bits(x, "xor_public")
+        c = to_ring(c)
+        shape = broadcast_shape("xor_public", x.shape, c.shape)
+        parts = [np.broadcast_to(p, shape).copy() for p in x.parts]
+        for k in self.public_slot_positions():
+            parts[k] ^= c
+        return self.wrap_bits(parts)
+
+    @op("and_public")
+    def and_public(self, x, c):
+        self._mine_bits(x, "and_public")
+        c = to_ring(c)
+        broadcast_shape("and_public", x.shape, c.shape)
+        return self.wrap_bits(p & c for p in x.parts)
+
+    @op("not_")
+    def not_(self, x):
+        return self.xor_public(self._mine_bits(x, "not_"), ONES)
+
+    @op("shl_bits")
+    def shl_bits(self, x, d):
+        """Logical left shift of every word by d (0 <= d < 64; local)."""
+        self._mine_bits(x, "shl_bits")
+        return self.wrap_bits(p << u64(d) for p in x.parts)
+
+    @op("shr_bits")
+    def shr_bits(self, x, d):
+        """Logical right shift of every word by d (0 <= d < 64; local)."""
+        self._mine_bits(x, "shr_bits")
+        return self.wrap_bits(p >> u64(d) for p in x.parts)
+
+    # ---- AND gates ---------------------------------------------------------------
+    def _and_register(self, rnd, xs, ys, words):
+        """Register the JMPs of the AND of two flat boolean sharings
+        ({slot: words}, `words` words each) in Round `rnd`; returns a function
+        that, after rnd.run(), gives the product as {slot: words}."""
+        me = self.party_id
+        halves = and_halves(words)
+        outs, lo = [], 0
+        for routes, w in zip(AND_ROUTES, halves):
+            hi = lo + w
+            out = {}
+            if w:
+                for kern, k, l, s, b, r in routes:
+                    v = None
+                    if me in (s, b):
+                        v = _xor_cross(kern, xs[k][lo:hi], xs[l][lo:hi], ys[k][lo:hi], ys[l][lo:hi])
+                    rnd.jmp(s, b, r, v, out, n=w, xor=True)
+            outs.append((out, w))
+            lo = hi
+
+        def result():
+            return {j: np.concatenate([o[j] if j in o else np.zeros(w, DTYPE) for o, w in outs])
+                    for j in self.slots}
+        return result
+
+    def _and_flat(self, pairs):
+        """AND of several (x, y) flat-slot pairs in one round:
+        pairs = [({slot: words}, {slot: words}, words)], returns [{slot: words}]."""
+        return self._and_flat_extra(pairs, None)[0]
+
+    def _and_flat_extra(self, pairs, extra):
+        """_and_flat; `extra(rnd)`, if not None, registers more entries in the
+        same round. Returns (results, what extra(rnd) returned)."""
+        from .protocol import Round
+        total = sum(w for _, _, w in pairs)
+        xs = {j: np.concatenate([x[j] for x, _, _ in pairs]) if pairs else np.zeros(0, DTYPE)
+              for j in self.slots}
+        ys = {j: np.concatenate([y[j] for _, y, _ in pairs]) if pairs else np.zeros(0, DTYPE)
+              for j in self.slots}
+        rnd = Round(self, (total,), xor=True, full=True)
+        finish = self._and_register(rnd, xs, ys, total)
+        more = extra(rnd) if extra is not None else None
+        rnd.run()
+        z = finish()
+        out, pos = [], 0
+        for _, _, w in pairs:
+            out.append({j: z[j][pos:pos + w] for j in self.slots})
+            pos += w
+        return out, more
+
+    def _flat_slots(self, x, shape):
+        return {j: np.ascontiguousarray(np.broadcast_to(self.slot(x, j), shape)).reshape(-1)
+                for j in self.slots}
+
+    @op("and_", _and_cost)
+    def and_(self, x, y):
+        """Bitwise AND of two boolean sharings (64 gates per word), 1 round."""
+        self._mine_bits(x, "and_"), self._mine_bits(y, "and_", "y")
+        shape = broadcast_shape("and_", x.shape, y.shape)
+        w = _size(shape)
+        z, = self._and_flat([(self._flat_slots(x, shape), self._flat_slots(y, shape), w)])
+        return self.bits_from_slots(z, shape)
+
+    @op("and_many", _and_many_cost)
+    def and_many(self, pairs):
+        """Several (x, y) AND pairs of any shapes in one round."""
+        if not pairs:
+            return []
+        flat, shapes = [], []
+        for x, y in pairs:
+            self._mine_bits(x, "and_many"), self._mine_bits(y, "and_many", "y")
+            shape = broadcast_shape("and_many", x.shape, y.shape)
+            shapes.append(shape)
+            flat.append((self._flat_slots(x, shape), self._flat_slots(y, shape), _size(shape)))
+        return [self.bits_from_slots(z, s) for z, s in zip(self._and_flat(flat), shapes)]
+
+    # ---- input / output ------------------------------------------------------------
+    @op("input_bits", lambda self, value, owner, shape=None: self.only(
+        owner, 2 * (_size(np.shape(value)) if value is not None else _size(shape))))
+    def input_bits(self, value, owner, shape=None):
+        """Boolean-share words given by party `owner` (the others pass None
+        and the shape): like `input`, with XOR."""
+        from .protocol import Round
+        me = self.party_id
+        if owner not in range(N):
+            raise ValueError(f"input_bits: owner must be a party id in 0..3, got {owner}")
+        if me == owner:
+            shape = np.shape(value)
+            value = as_ring_array(value, "input_bits value").reshape(shape)
+        elif shape is None:
+            raise ValueError(f"input_bits: party {me} is not the owner ({owner}) and must "
+                             f"pass the shape")
+        shape = tuple(shape)
+        n = _size(shape)
+        s1, s2, s3 = ((owner + k) % N for k in (1, 2, 3))
+        slots = {owner: np.zeros(n, DTYPE)}
+        if me != s1:
+            slots[s1] = self.keys[s1].next(n)
+        if me != s2:
+            slots[s2] = self.keys[s2].next(n)
+        rnd = Round(self, (n,), xor=True)
+        w = value.reshape(-1) ^ slots[s1] ^ slots[s2] if me == owner else None
+        a = rnd.send(owner, s1, w)
+        b = rnd.send(owner, s2, w)
+        rnd.agree(a, b)
+        got = rnd.run()
+        if me == owner:
+            slots[s3] = w
+        elif me == s1:
+            slots[s3] = got[a]
+        elif me == s2:
+            slots[s3] = got[b]
+        slots.pop(me, None)
+        return self.bits_from_slots(slots, shape)
+
+    def _reveal_bits_cost(self, x):
+        from .io import _reveal_cost
+        return _reveal_cost(self, x)
+
+    @op("reveal_bits", lambda self, x: self._reveal_bits_cost(x))
+    def reveal_bits(self, x):
+        """Open a boolean sharing to every party (after all pending checks):
+        the uint64 words."""
+        self._mine_bits(x, "reveal_bits")
+        self.flush()
+        me = self.party_id
+        self.net.send((me - 1) % N, np.ascontiguousarray(self.slot(x, (me - 1) % N)))
+        if self.check:
+            self.net.send((me - 2) % N, self._slot_digest(x, (me - 2) % N))
+            self.net.send((me + 1) % N, self._slot_digest(x, (me + 1) % N))
+        return self._receive_slot(x, "reveal_bits", xor=True)
