@@ -1,5 +1,6 @@
-"""The `safenet` command line. Subcommands: bench primitives, certs, party
-(more join as they land: train, compare, check). Every subcommand accepts
+"""The `safenet` command line. Subcommands: bench primitives, bench
+calibrate (the time model of --estimate), certs, party, train, compare
+(both with --estimate: bench.estimate), check. Every subcommand accepts
 --json FILE and writes one JSON object with a `meta` block (cli.md).
 `safenet --quiet ...` silences progress displays (mpcore.progress).
 `safenet party` runs one party of a subcommand on its own host: a handler
@@ -59,6 +60,14 @@ def build_parser():
     prim.add_argument("--seed", type=int, default=0)
     prim.add_argument("--json", metavar="FILE")
     cli_train.add_network(prim)
+    cal = bsub.add_parser("calibrate", help="fit the time model of --estimate on this machine")
+    cal.add_argument("--protocols", type=_ops, default=["rep3", "rep4"])
+    cal.add_argument("--transports", type=_ops, default=["tcp", "memory"])
+    cal.add_argument("--repeat", type=_positive, default=7)
+    cal.add_argument("--quick", action="store_true", help="two sizes per op (coarser fit)")
+    cal.add_argument("--out", metavar="FILE", default=None,
+                     help="where to write the model (default: the user cache, see --estimate)")
+    cal.add_argument("--json", metavar="FILE")
 
     cli_train.add_parsers(sub)
 
@@ -112,6 +121,16 @@ def run_command(args):
             else:   # a party other than 0 knows neither (None): only False fails
                 ok = all(r["correct"] is not False and r["cost_matches_declared"] is not False
                          for r in results)
+        elif args.command == "bench" and args.bench_command == "calibrate":
+            from .timemodel import run_calibrate
+            doc = run_calibrate(args)
+            ok = True
+        elif args.command in ("train", "compare") and args.estimate:
+            from .estimate import run_cli
+            settings = {k: v for k, v in vars(args).items() if k not in ("json", "runner")}
+            doc = run_cli(args)
+            doc["meta"] = meta.collect(settings)
+            ok = True
         elif args.command in ("train", "compare", "check"):
             if runner is not None:
                 raise ValueError(f"`safenet party` does not run `{args.command}` yet: its data "

@@ -50,6 +50,12 @@ def add_common(p):
     p.add_argument("--reveal", default="labels,votes,kept",
                    help="what the ensemble reveals: labels,votes,kept,filter")
     p.add_argument("--json", metavar="FILE")
+    p.add_argument("--estimate", action="store_true",
+                   help="compute and send nothing: predict bytes, rounds (exact, from the ops' "
+                        "declared costs) and time (fitted model) of the run (cli.md --estimate)")
+    p.add_argument("--time-model", metavar="FILE", default=None,
+                   help="with --estimate: the fitted time model (default: the one written by "
+                        "`safenet bench calibrate`, else built-in defaults)")
     add_network(p)
 
 

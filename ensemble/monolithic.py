@@ -18,7 +18,7 @@ import protocols
 from mpcore.fixedpoint import DEFAULT as FX
 from mpcore.ledger import summarize
 
-from .ml.forward import secure_logits, stack
+from .ml.forward import LOGIT_BITS, secure_logits, stack
 from .ml.packing import receive_upload, share_upload
 from .ml.train import secure_sgd
 from .models import Model, init_model, train_model
@@ -64,7 +64,8 @@ def monolithic_program(proto, owner_payloads, owner_layouts, query_payload, quer
         params = secure_sgd(proto, X, Y, init_layers, batches, lr, momentum, on_epoch, steps_per_epoch)
     with led.scope("inference"):
         layers = [(stack([W]), stack([b])) for W, b in params]
-        labels = proto.argmax(secure_logits(proto, layers, queries))
+        labels = proto.argmax(secure_logits(proto, layers, queries), bits=LOGIT_BITS,
+                              method="hybrid")
     with led.scope("reveal"):
         return {"labels": proto.reveal(labels).astype(np.int64).reshape(-1)}
 

@@ -16,10 +16,13 @@ Counting rules
     counting stamps it sent). The op's rounds are the maximum over parties
     (`merge`), and a sequence of ops costs the sum of its ops' rounds.
   * label scopes (`with ledger.scope("filter")`) group ops into phases.
+`begin(name, declared)` / `end(record)` open and close an op scope (the
+protocols' op decorator calls them for every op: no generator, slotted
+records with plain per-peer dicts); `with ledger.op(...)` wraps them.
 """
-from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from time import perf_counter as _now
 from typing import Optional
 
 
@@ -45,21 +48,34 @@ class Cost:
                     dig if any(dig) else None)
 
 
-@dataclass
 class OpRecord:
-    name: str
-    path: tuple            # enclosing label scopes and op names, outermost first
-    seq: int               # sequence number of the enclosing top-level op
-    depth: int             # 0 for a top-level op
-    declared: Optional[Cost] = None
-    bytes_sent: dict = field(default_factory=lambda: defaultdict(int))
-    bytes_recv: dict = field(default_factory=lambda: defaultdict(int))
-    msgs_sent: dict = field(default_factory=lambda: defaultdict(int))
-    msgs_recv: dict = field(default_factory=lambda: defaultdict(int))
-    wire_bytes_sent: int = 0
-    start_depth: int = 0
-    rounds: int = 0
-    seconds: float = 0.0
+    """One op as one party saw it. Per-peer counters are dicts keyed by peer
+    (plain dicts: the record is created for every op call, so it is kept
+    cheap; `bytes_sent[p]` of a peer never messaged is absent, read it with
+    .get(p, 0))."""
+    __slots__ = ("name", "path", "seq", "depth", "declared", "bytes_sent", "bytes_recv",
+                 "msgs_sent", "msgs_recv", "wire_bytes_sent", "start_depth", "rounds", "seconds",
+                 "_t0")
+
+    def __init__(self, name, path, seq, depth, declared=None, start_depth=0):
+        self.name, self.path, self.seq, self.depth = name, path, seq, depth
+        self.declared = declared
+        self.bytes_sent, self.bytes_recv, self.msgs_sent, self.msgs_recv = {}, {}, {}, {}
+        self.wire_bytes_sent = 0
+        self.start_depth = start_depth
+        self.rounds = 0
+        self.seconds = 0.0
+
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self.__slots__ if k != "_t0"}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            setattr(self, k, v)
+
+    def __repr__(self):
+        return (f"OpRecord({self.name!r}, path={self.path}, seq={self.seq}, depth={self.depth}, "
+                f"rounds={self.rounds}, bytes_sent={self.bytes_sent})")
 
     @property
     def total_sent(self):
@@ -83,6 +99,7 @@ class Ledger:
         self.n_parties = n_parties
         self.records: list[OpRecord] = []
         self._labels: list[str] = []
+        self._label_path = ()
         self._ops: list[OpRecord] = []
         self._seq = 0
         self._depth = 0          # deepest stamp received in the current top-level op
@@ -108,51 +125,69 @@ class Ledger:
         import time
         self._labels.append(label)
         path = tuple(self._labels)
+        self._label_path = path
         t0 = time.perf_counter()
         try:
             yield
         finally:
             self.scope_seconds[path] = self.scope_seconds.get(path, 0.0) + time.perf_counter() - t0
             self._labels.pop()
+            self._label_path = tuple(self._labels)
 
-    @contextmanager
-    def op(self, name: str, declared: Optional[Cost] = None):
-        import time
-        top = not self._ops
-        if top:
+    def begin(self, name: str, declared: Optional[Cost] = None) -> OpRecord:
+        """Open an op scope (the `op` context manager and the protocol `op`
+        decorator use this pair); close it with `end`."""
+        ops = self._ops
+        if not ops:
             self._seq += 1
             self._depth = 0
             self._sent_max = 0
-        path = tuple(self._labels) + tuple(r.name for r in self._ops)
-        rec = OpRecord(name, path, self._seq, len(self._ops), declared,
-                       start_depth=self.progress)
-        self._ops.append(rec)
-        t0 = time.perf_counter()
+            path = self._label_path
+        else:
+            path = self._label_path + tuple(r.name for r in ops)
+        rec = OpRecord(name, path, self._seq, len(ops), declared,
+                       max(self._depth, self._sent_max))
+        ops.append(rec)
+        rec._t0 = _now()
+        return rec
+
+    def end(self, rec: OpRecord):
+        rec.seconds = _now() - rec._t0
+        rec.rounds = max(self._depth, self._sent_max) - rec.start_depth
+        self._ops.pop()
+        self.records.append(rec)
+
+    @contextmanager
+    def op(self, name: str, declared: Optional[Cost] = None):
+        rec = self.begin(name, declared)
         try:
             yield rec
         finally:
-            rec.seconds = time.perf_counter() - t0
-            rec.rounds = self.progress - rec.start_depth
-            self._ops.pop()
-            self.records.append(rec)
+            self.end(rec)
 
     # ---- called by the channel layer -------------------------------------
     def on_send(self, peer: int, nbytes: int, wire_bytes: int):
         """Account a message about to be sent; returns (op seq, round stamp)."""
         stamp = self._depth + 1
         for rec in self._ops:
-            rec.bytes_sent[peer] += nbytes
-            rec.msgs_sent[peer] += 1
+            d = rec.bytes_sent
+            d[peer] = d.get(peer, 0) + nbytes
+            d = rec.msgs_sent
+            d[peer] = d.get(peer, 0) + 1
             rec.wire_bytes_sent += wire_bytes
-        self._sent_max = max(self._sent_max, stamp)
+        if stamp > self._sent_max:
+            self._sent_max = stamp
         self.total_bytes_sent += nbytes
         return self._seq, stamp
 
     def on_recv(self, peer: int, nbytes: int, stamp: int):
         for rec in self._ops:
-            rec.bytes_recv[peer] += nbytes
-            rec.msgs_recv[peer] += 1
-        self._depth = max(self._depth, stamp)
+            d = rec.bytes_recv
+            d[peer] = d.get(peer, 0) + nbytes
+            d = rec.msgs_recv
+            d[peer] = d.get(peer, 0) + 1
+        if stamp > self._depth:
+            self._depth = stamp
         self.total_bytes_recv += nbytes
 
     @property
@@ -164,7 +199,7 @@ class Ledger:
     def on_upload(self, nbytes: int):
         """Data received from an external data owner (a client, not a party)."""
         for rec in self._ops:
-            rec.bytes_recv["owner"] += nbytes
+            rec.bytes_recv["owner"] = rec.bytes_recv.get("owner", 0) + nbytes
         self.total_upload_bytes += nbytes
 
     # ---- summaries --------------------------------------------------------

@@ -5,9 +5,12 @@ AES_key(nonce || counter + i) and each 16-byte block yields two uint64
 elements. The counter only moves forward, so no block is ever produced twice
 for a (key, nonce) pair. Parties that share a key stay in step because the
 protocol draws from each shared stream in the same order on every holder;
-`position` is exposed so a desync can be diagnosed.
+`position` is exposed so a desync can be diagnosed. Small draws come from a
+buffer of keystream expanded ahead (the same elements at the same counter:
+only the per-draw AES call is saved).
 """
 import hashlib
+import math
 import secrets
 
 import numpy as np
@@ -28,8 +31,15 @@ def test_mode_key(seed: int, label: str) -> bytes:
     return hashlib.sha256(f"safenet-test-seed/{seed}/{label}".encode()).digest()[:KEY_BYTES]
 
 
+BUFFER_BLOCKS = 2048        # blocks expanded ahead for small draws (4096 elements)
+
+
 class Prg:
-    __slots__ = ("key", "nonce", "counter", "name")
+    """Small draws are served from a buffer of keystream expanded ahead
+    (BUFFER_BLOCKS blocks at a time): the same elements as a direct
+    expansion at the same counter, so holders of a key stay in step however
+    their draws are split; only the AES call per draw is saved."""
+    __slots__ = ("key", "nonce", "counter", "name", "_buf", "_buf_block")
 
     def __init__(self, key: bytes, nonce: int = 0, name: str = ""):
         if not isinstance(key, (bytes, bytearray)) or len(key) != KEY_BYTES:
@@ -38,20 +48,30 @@ class Prg:
         self.nonce = nonce
         self.counter = 0  # in AES blocks
         self.name = name
+        self._buf = None        # keystream from block _buf_block on
+        self._buf_block = 0
 
     def next(self, n: int) -> np.ndarray:
         """The next n ring elements of the stream."""
         n = int(n)
-        out = native.aes_ctr(self.key, self.nonce, self.counter, n)
+        if n <= BUFFER_BLOCKS:
+            buf, off = self._buf, 2 * (self.counter - self._buf_block)
+            if buf is None or off < 0 or off + n > buf.size:
+                self._buf = buf = native.aes_ctr(self.key, self.nonce, self.counter,
+                                                 2 * BUFFER_BLOCKS)
+                self._buf_block, off = self.counter, 0
+            out = buf[off:off + n].copy()
+        else:
+            out = native.aes_ctr(self.key, self.nonce, self.counter, n)
         self._advance(n)
         return out
 
     def next_like(self, shape) -> np.ndarray:
-        return self.next(int(np.prod(shape, dtype=np.int64))).reshape(shape)
+        return self.next(math.prod(shape) if isinstance(shape, tuple) else
+                         int(np.prod(shape, dtype=np.int64))).reshape(shape)
 
     def next_into(self, out: np.ndarray) -> np.ndarray:
-        native.aes_ctr_into(self.key, self.nonce, self.counter, out)
-        self._advance(out.size)
+        out[...] = self.next(out.size).reshape(out.shape)
         return out
 
     def _advance(self, n: int):

@@ -6,7 +6,10 @@ the lowest party id of the subset draws a fresh key and sends it to the
 other members (one message per peer, one round, op "setup"). With an
 explicit `test_seed` the keys are derived from that seed instead (INSECURE,
 for reproducible tests only); the messages are still sent, so the cost of
-set-up is the same in both modes.
+set-up is the same in both modes. Every party also sends an empty message
+to each peer it sends no key to (still one round, no extra bytes), so the
+set-up is a barrier: programs start together (a timer started after it
+does not count another party's late start).
 """
 from .fixedpoint import DEFAULT, FixedPoint
 from .prg import KEY_BYTES, Prg, fresh_key, test_mode_key
@@ -45,11 +48,15 @@ class Session:
                     outgoing.setdefault(p, []).append(key)
             else:
                 incoming.setdefault(leader, []).append(subset)
+        peers = [p for p in range(self.n_parties) if p != me]
         with self.ledger.op("setup"):
-            for p, ks in outgoing.items():
-                self.net.send(p, b"".join(ks))
-            for leader, subs in incoming.items():
-                blob = self.net.recv_bytes(leader, KEY_BYTES * len(subs))
+            # one message to every peer (its keys, or empty): the set-up is a
+            # barrier, so the parties leave it, and start their programs, together
+            for p in peers:
+                self.net.send(p, b"".join(outgoing.get(p, [])))
+            for p in peers:
+                subs = incoming.get(p, [])
+                blob = self.net.recv_bytes(p, KEY_BYTES * len(subs))
                 for j, subset in enumerate(subs):
                     keys[subset] = bytes(blob[j * KEY_BYTES:(j + 1) * KEY_BYTES])
         return {frozenset(s): Prg(k, name="prg" + "".join(map(str, s))) for s, k in keys.items()}

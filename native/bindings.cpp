@@ -12,6 +12,7 @@
 // No protocol logic lives here or in the kernels.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdio>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "aes_ctr.hpp"
 #include "common.hpp"
+#include "compare.hpp"
 #include "fixed_point.hpp"
 #include "gemm.hpp"
 #include "ring_ops.hpp"
@@ -519,6 +521,171 @@ py::dict build_info() {
     return d;
 }
 
+// ------------------------------------------------------- comparison bits
+
+std::size_t words_for_bits(std::size_t bits) { return (bits + 63) / 64; }
+
+void check_cmp_args(const char* fn, int mode, int k, int g) {
+    if (mode != 0 && mode != 1)
+        throw py::value_error(prefix(fn, "mode") + " must be 0 (ltz) or 1 (eqz), got " +
+                              std::to_string(mode));
+    if (g != 1 && g != 2 && g != 4 && g != 8 && g != 16)
+        throw py::value_error(prefix(fn, "g") + " must be 1, 2, 4, 8 or 16, got " +
+                              std::to_string(g));
+    const int used = mode == 0 ? k - 1 : k;
+    if (k < 1 - mode || k > 64 || used > 4 * g)
+        throw py::value_error(prefix(fn, "k") + " = " + std::to_string(k) +
+                              " must be in [1, 64] (eqz: [0, 64]) and need at most 4*g = " +
+                              std::to_string(4 * g) + " nibble bits");
+}
+
+py::array py_cmp_monomials(py::handle a, int mode, int k, int g) {
+    const char* fn = "cmp_monomials";
+    check_cmp_args(fn, mode, k, g);
+    py::array A = check_u64(fn, "a", a);
+    const std::size_t n = count(A);
+    const std::size_t words = cmp_monomial_blocks(mode, g) * words_for_bits(n);
+    py::array O = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(words));
+    const u64* pa = cptr(A);
+    u64* po = mptr(O);
+    {
+        py::gil_scoped_release release;
+        cmp_monomials(pa, n, mode, k, g, po, words);
+    }
+    return O;
+}
+
+py::array py_cmp_helper(py::handle alpha, py::handle b, int mode, int k, int g, bool add_const,
+                        py::ssize_t wb) {
+    const char* fn = "cmp_helper";
+    check_cmp_args(fn, mode, k, g);
+    py::array Al = check_u64(fn, "alpha", alpha);
+    py::array B = check_u64(fn, "b", b);
+    const std::size_t n = count(B);
+    const std::size_t need = cmp_monomial_blocks(mode, g) * words_for_bits(n);
+    if (count(Al) < need)
+        throw py::value_error(prefix(fn, "alpha") + " has " + std::to_string(count(Al)) +
+                              " words, " + std::to_string(need) + " needed for " +
+                              std::to_string(n) + " elements");
+    if (wb < 0 || static_cast<std::size_t>(wb) * 64 < n)
+        throw py::value_error(prefix(fn, "wb") + " = " + std::to_string(wb) +
+                              " words cannot hold " + std::to_string(n) + " bits");
+    const int ng = mode == 0 ? 2 : 1;
+    py::array O = py::array_t<std::uint64_t>(std::vector<py::ssize_t>{ng, g, wb});
+    const u64 *pal = cptr(Al), *pb = cptr(B);
+    u64* po = mptr(O);
+    {
+        py::gil_scoped_release release;
+        cmp_helper(pal, pb, n, mode, k, g, add_const, static_cast<std::size_t>(wb), po);
+    }
+    return O;
+}
+
+py::object py_open_b2a(py::handle opened, py::ssize_t wb, std::vector<std::size_t> sizes,
+                       py::handle r0, py::handle r1, bool pub0, bool pub1, py::handle ry0,
+                       py::handle ry1, py::handle y0, py::handle y1) {
+    const char* fn = "open_b2a";
+    py::array O = check_u64(fn, "opened", opened);
+    std::size_t n = 0;
+    for (std::size_t s : sizes) {
+        if (wb < 0 || s > static_cast<std::size_t>(wb) * 64)
+            throw py::value_error(prefix(fn, "sizes") + ": a chunk does not fit wb words");
+        n += s;
+    }
+    if (count(O) < sizes.size() * static_cast<std::size_t>(wb))
+        throw py::value_error(prefix(fn, "opened") + " is shorter than chunks * wb words");
+    py::array R0 = check_u64(fn, "r0", r0), R1 = check_u64(fn, "r1", r1);
+    if (count(R0) != n || count(R1) != n)
+        throw py::value_error(prefix(fn, "r0/r1") + " must have sum(sizes) elements");
+    const bool mul = !ry0.is_none();
+    py::array RY0, RY1, Y0, Y1;
+    if (mul) {
+        RY0 = check_u64(fn, "ry0", ry0);
+        RY1 = check_u64(fn, "ry1", ry1);
+        Y0 = check_u64(fn, "y0", y0);
+        Y1 = check_u64(fn, "y1", y1);
+        if (count(RY0) != n || count(RY1) != n || count(Y0) != n || count(Y1) != n)
+            throw py::value_error(prefix(fn, "ry/y") + " must have sum(sizes) elements");
+    }
+    py::array A0 = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(n));
+    py::array A1 = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(n));
+    py::array P0, P1;
+    if (mul) {
+        P0 = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(n));
+        P1 = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(n));
+    }
+    const u64 *po = cptr(O), *pr0 = cptr(R0), *pr1 = cptr(R1);
+    const u64* pry0 = mul ? cptr(RY0) : nullptr;
+    const u64* pry1 = mul ? cptr(RY1) : nullptr;
+    const u64* py0 = mul ? cptr(Y0) : nullptr;
+    const u64* py1 = mul ? cptr(Y1) : nullptr;
+    u64 *pa0 = mptr(A0), *pa1 = mptr(A1);
+    u64* pp0 = mul ? mptr(P0) : nullptr;
+    u64* pp1 = mul ? mptr(P1) : nullptr;
+    {
+        py::gil_scoped_release release;
+        open_b2a(po, static_cast<std::size_t>(wb), sizes.data(), static_cast<int>(sizes.size()),
+                 pr0, pr1, pub0, pub1, pa0, pa1, pry0, pry1, py0, py1, pp0, pp1);
+    }
+    if (mul) return py::make_tuple(A0, A1, P0, P1);
+    return py::make_tuple(A0, A1);
+}
+
+py::array py_dabit_leader(py::handle a, py::handle b, py::handle rho) {
+    const char* fn = "dabit_leader";
+    py::array A = check_u64(fn, "a", a), B = check_u64(fn, "b", b), R = check_u64(fn, "rho", rho);
+    const std::size_t n = count(R);
+    if (count(A) * 64 < n || count(B) * 64 < n)
+        throw py::value_error(prefix(fn, "a/b") + " must hold a bit per element of rho");
+    py::array O = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(n));
+    const u64 *pa = cptr(A), *pb = cptr(B), *pr = cptr(R);
+    u64* po = mptr(O);
+    {
+        py::gil_scoped_release release;
+        dabit_leader(pa, pb, pr, n, po);
+    }
+    return O;
+}
+
+py::tuple py_dabit_helper(int role, py::handle x, py::handle bits, py::handle kappa,
+                          py::handle lam) {
+    const char* fn = "dabit_helper";
+    if (role != 1 && role != 2) throw py::value_error(prefix(fn, "role") + " must be 1 or 2");
+    py::array X = check_u64(fn, "x", x), Bt = check_u64(fn, "bits", bits);
+    py::array K = check_u64(fn, "kappa", kappa), L = check_u64(fn, "lam", lam);
+    const std::size_t n = count(X);
+    if (count(K) != n || count(L) != n || count(Bt) * 64 < n)
+        throw py::value_error(prefix(fn, "kappa/lam/bits") + " do not match x");
+    py::array M = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(n));
+    py::array A0 = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(n));
+    py::array A1 = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(n));
+    const u64 *px = cptr(X), *pb = cptr(Bt), *pk = cptr(K), *pl = cptr(L);
+    u64 *pm = mptr(M), *p0 = mptr(A0), *p1 = mptr(A1);
+    {
+        py::gil_scoped_release release;
+        dabit_helper(role, px, pb, pk, pl, n, pm, p0, p1);
+    }
+    return py::make_tuple(M, A0, A1);
+}
+
+py::array py_bit_column(py::handle x, int bit, py::ssize_t wb) {
+    const char* fn = "bit_column";
+    py::array X = check_u64(fn, "x", x);
+    const std::size_t n = count(X);
+    if (bit < 0 || bit > 63) throw py::value_error(prefix(fn, "bit") + " must be in [0, 64)");
+    if (wb < 0 || static_cast<std::size_t>(wb) * 64 < n)
+        throw py::value_error(prefix(fn, "wb") + " words cannot hold " + std::to_string(n) +
+                              " bits");
+    py::array O = py::array_t<std::uint64_t>(wb);
+    const u64* px = cptr(X);
+    u64* po = mptr(O);
+    {
+        py::gil_scoped_release release;
+        bit_column(px, n, bit, static_cast<std::size_t>(wb), po);
+    }
+    return O;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- module
@@ -616,6 +783,30 @@ PYBIND11_MODULE(safenet_native, m) {
           "ValueError for NaN, inf or |x * 2^frac_bits| >= 2^63.  x: C-contiguous float64 array.");
     m.def("fx_decode", &py_fx_decode, py::arg("u"), py::arg("frac_bits"),
           "int64(u) / 2^frac_bits as float64 (same shape).");
+
+    m.def("cmp_monomials", &py_cmp_monomials, py::arg("a"), py::arg("mode"), py::arg("k"),
+          py::arg("g"),
+          "Leader's nibble monomials of the rep3 comparison (mode 0 ltz, 1 eqz; k bits; g "
+          "nibbles): M bit-sliced blocks of ceil(n/64) words (see compare.hpp).");
+    m.def("cmp_helper", &py_cmp_helper, py::arg("alpha"), py::arg("b"), py::arg("mode"),
+          py::arg("k"), py::arg("g"), py::arg("add_const"), py::arg("wb"),
+          "A helper's XOR share of the nibble generate/propagate bits of the rep3 comparison, "
+          "as (ng, g, wb) bit blocks in bit-reversed nibble order (see compare.hpp).");
+    m.def("open_b2a", &py_open_b2a, py::arg("opened"), py::arg("wb"), py::arg("sizes"),
+          py::arg("r0"), py::arg("r1"), py::arg("pub0"), py::arg("pub1"),
+          py::arg("ry0") = py::none(), py::arg("ry1") = py::none(), py::arg("y0") = py::none(),
+          py::arg("y1") = py::none(),
+          "B2A of opened daBit-masked bits (chunk c's bits at word c*wb): (r0', r1') with "
+          "r_j' = (c ? -r_j : r_j) (+ c on the public slots), and the products "
+          "(c ? -ry_j : ry_j) + c*y_j if ry0.. are given (see compare.hpp).");
+    m.def("dabit_leader", &py_dabit_leader, py::arg("a"), py::arg("b"), py::arg("rho"),
+          "daBit, leader: (bit e of a ^ b) - rho[e] (see compare.hpp).");
+    m.def("dabit_helper", &py_dabit_helper, py::arg("role"), py::arg("x"), py::arg("bits"),
+          py::arg("kappa"), py::arg("lam"),
+          "daBit, helper 1 or 2: (message to the leader, arithmetic slot 0, slot 1) "
+          "(see compare.hpp).");
+    m.def("bit_column", &py_bit_column, py::arg("x"), py::arg("bit"), py::arg("wb"),
+          "Bit `bit` of every element of x, packed little-endian into wb uint64 words.");
 
     m.def("build_info", &build_info, "How this extension was compiled (dict).");
 }

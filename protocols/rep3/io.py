@@ -14,6 +14,8 @@ reveal: party i sends x_{i+1} to party i-1 (the slot that party lacks): n
 elements per party, 1 round. reveal_to(p): only party p+1 sends p's missing
 slot x_{p+2}.
 """
+import math
+
 import numpy as np
 
 from mpcore.ledger import Cost
@@ -23,7 +25,7 @@ from protocols.base import op
 
 
 def _size(shape):
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(tuple(shape))
 
 
 def _input_cost(self, value, owner, shape=None):

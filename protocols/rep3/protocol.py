@@ -16,14 +16,17 @@ from protocols.nonlinear import Nonlinear
 from .arithmetic import Rep3Arithmetic
 from .boolean import Rep3Boolean
 from .compare import Rep3Compare
+from .conversion import Rep3Conversion
 from .io import Rep3IO
 
 
-class Rep3(Rep3IO, Rep3Arithmetic, Rep3Boolean, Rep3Compare, Nonlinear, Protocol):
+class Rep3(Rep3IO, Rep3Arithmetic, Rep3Boolean, Rep3Compare, Rep3Conversion, Nonlinear,
+           Protocol):
     name = "rep3"
     n_parties = 3
     slots_per_party = 2
     actively_secure = False
+    fused_fxprod = True
 
     def __init__(self, session):
         super().__init__(session)
@@ -46,6 +49,12 @@ class Rep3(Rep3IO, Rep3Arithmetic, Rep3Boolean, Rep3Compare, Nonlinear, Protocol
         if slot == (i + 1) % 3:
             return self.k_next
         raise ValueError(f"party {i} does not hold slot {slot}")
+
+    def round_offset(self, d):
+        """rep3's truncations return floor(z / 2^d) - [frac < rho] (rho
+        uniform): mean z / 2^d - 1. Adding 2^d first makes them stochastic
+        rounding: unbiased, error below one unit."""
+        return (1 << int(d)) if d > 0 else 0
 
     def zero_share(self, shape):
         """Additive sharing of zero: party i's a_i (sum over parties is 0)."""
