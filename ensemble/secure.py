@@ -126,7 +126,6 @@ def safenet_program(proto, owner_payloads, owner_layouts, query_payload, query_l
     with led.scope("inference"):
         onehots = proto.argmax_onehot(secure_logits(proto, layers, queries), bits=LOGIT_BITS,
                                       method="hybrid")                     # (m, n_q, C)
-        n_q = onehots.shape[1]
         oh = onehots._map(lambda p: p.transpose(1, 2, 0))                  # (n_q, C, m)
         votes = proto.dot(oh, keep.reshape(1, 1, m).broadcast_to(oh.shape))  # (n_q, C)
         # votes in [0, m]: centred at m // 2 they are below 2^(b-1) for b =

@@ -30,7 +30,7 @@ bits <= 32).
     (inaccurate); above about 1.5 hi it diverges.                    12
   div(x, y, lo, hi) = x * reciprocal(y)                               13
   softmax(x, bits=None, minus=None, scale=None): protocols.softmax (mixed in
-    here): 21 rounds for k = 10 (70 with the former tournament, clamped exp
+    here): 20 rounds for k = 10 (70 with the former tournament, clamped exp
     and Newton reciprocal).
 """
 import numpy as np

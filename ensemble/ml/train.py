@@ -16,12 +16,12 @@ Per step, on shared data (rounds for rep3, where `fxprod` is one round):
   loss grad G = (softmax(Z_L) - Y) / n: protocols.fxfuncs.softmax with
             minus=Y and scale=1/n (the gradient of the mean cross-entropy;
             for n a power of two the scaling rides in the softmax's last
-            truncation, otherwise one more round)                  20 (21)
+            truncation, otherwise one more round)                  19 (20)
   backward  lr dW_i = (A_{i-1} lr)^T G, lr db_i and G W_i^T in ONE fxprod,
             then G = (G W_i^T) * D_{i-1} (one mul)                 1 (+1) per layer
   update    u = momentum * u + lr g, W -= u: local                       0
 X * lr is computed once, before the first step (one round). So a step
-costs 22 rounds for logistic regression and 30 for an MLP with one hidden
+costs 21 rounds for logistic regression and 29 for an MLP with one hidden
 layer (77 and 89 with mul + trunc products, a tournament max, a clamped
 exp, a Newton reciprocal and two truncations for the update).
 Precision and magnitudes: G keeps only the 1/n scale (|G| <= 1/n, ~9

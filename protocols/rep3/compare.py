@@ -108,7 +108,7 @@ def _monomial_blocks(kind, g):
 
 def _cmp_cost(self, x, kind, bits=None, mul=False):
     n = x.size
-    k, g = cmp_width(kind, bits)
+    _, g = cmp_width(kind, bits)
     ng = 2 if kind == "ltz" else 1
     sizes = chunk_sizes(n)
     wb = words_for(sizes[0])
@@ -118,9 +118,8 @@ def _cmp_cost(self, x, kind, bits=None, mul=False):
         sent[L] += M * words_for(nc) + nc
         for h in (1, 2):
             sent[(L + h) % 3] += (ng * g * wb if g > 1 else 2 * wb) + nc
-    levels, gc = 0, g
+    gc = g
     while gc > 2:
-        levels += 1
         gc //= 2
         for i in range(3):
             sent[i] += ng * gc * 3 * wb

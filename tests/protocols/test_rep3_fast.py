@@ -192,12 +192,12 @@ def test_softmax_and_its_gradient_form(k):
 
     res = run(program, FX.encode(lg), FX.encode(Y))
     sm, smb, g64, g60 = res.values[0]
-    assert np.abs(sm - want).max() < 0.003 and np.abs(smb - want).max() < 0.003
+    assert np.abs(sm - want).max() < 0.004 and np.abs(smb - want).max() < 0.004
     assert np.abs(g64 - (want - Y) / 64).max() < 4e-5
     assert np.abs(g60 - (want - Y) * 0.1 / 60).max() < 4e-5
     rounds = [m.rounds for m in top(res, "softmax")]
     if k == 10:
-        assert rounds == [21, 20, 21, 22]                  # 1/64: no extra round; 0.1/60: one
+        assert rounds == [20, 19, 20, 21]                  # 1/64: no extra round; 0.1/60: one
 
 
 def test_goldschmidt_plan_converges_for_any_class_count():
