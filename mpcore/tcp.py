@@ -90,6 +90,26 @@ class TcpNetwork(TcpSetup, Network):
         if sock is None:
             raise PeerLost(f"party {self.party_id}: no connection to party {peer}", peer)
         header = HEADER.pack(kind, stamp, seq, view.nbytes)
+        if view.nbytes <= 65536 and not isinstance(sock, _TlsConn):
+            data = header + bytes(view)     # fast path: one small frame, usually one send
+            with self._tx_locks[peer]:
+                try:
+                    sent = sock.send(data)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                except OSError as exc:
+                    raise PeerLost(f"party {self.party_id}: sending to party {peer} failed: "
+                                   f"{exc}", peer) from exc
+                if sent == len(data):
+                    return
+                try:
+                    self._send_all(sock, sock.fileno() if sock.fileno() >= 0 else None,
+                                   memoryview(data)[sent:], peer,
+                                   time.monotonic() + self.timeout)
+                except OSError as exc:
+                    raise PeerLost(f"party {self.party_id}: sending to party {peer} failed: "
+                                   f"{exc}", peer) from exc
+            return
         raw = getattr(sock, "raw", sock)
         fd = raw.fileno() if raw.fileno() >= 0 else None
         deadline = time.monotonic() + self.timeout
@@ -172,10 +192,12 @@ class _Receiver:
     """Frames arriving from one peer: reads whatever is available (non-
     blocking) and queues complete frames (kind, stamp, seq, payload). A
     large payload is read straight into its own buffer."""
-    __slots__ = ("peer", "conn", "frames", "done", "_buf", "_have", "_hdr", "_pay", "_got")
+    __slots__ = ("peer", "conn", "frames", "done", "_buf", "_have", "_hdr", "_pay", "_got",
+                 "_plain")
 
     def __init__(self, peer, conn):
         self.peer, self.conn = peer, conn
+        self._plain = not isinstance(conn, _TlsConn)   # a short read means: drained
         self.frames = collections.deque()
         self.done = False                 # CLOSE / ABORT seen, or the connection is gone
         self._buf = bytearray(_SCRATCH)   # small reads: several frames per recv
@@ -202,12 +224,17 @@ class _Receiver:
                         self._emit(self._hdr, self._pay)
                         self._pay = None
                     continue
-                k = self.conn.recv_into(memoryview(self._buf)[self._have:],
-                                        len(self._buf) - self._have)
+                want = len(self._buf) - self._have
+                k = self.conn.recv_into(memoryview(self._buf)[self._have:], want)
                 if k == 0:
                     return self.fail("connection closed")
                 self._have += k
                 self._parse()
+                if self._plain and k < want and self.frames:
+                    return          # the socket had no more: skip the EAGAIN read
+                    # (select reports anything that arrives later; a TLS
+                    # connection may hold decrypted data select cannot see,
+                    # so it is always read until it would block)
         except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
             return
         except (ConnectionError, OSError, ValueError) as exc:

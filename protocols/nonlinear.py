@@ -208,12 +208,12 @@ class Nonlinear(ArgmaxFunctions, FxFunctions):
         return self.add(x if x.shape == fix.shape else x.broadcast_to(fix.shape), fix)
 
     @op("onehot", lambda self, index, n, bits=None: eqz_cost(self, tuple(index.shape) + (int(n),),
-                                                             bits))
+                                                             plus_bits(bits)))
     def onehot(self, index, n, bits=None):
         """One-hot over n classes of a secret integer index: out[..., j] =
-        [index == j]; all zeros if the index is outside 0..n-1. bits: the
-        promise for the differences index - j."""
+        [index == j]; all zeros if the index is outside 0..n-1. bits=k
+        promises |index| < 2^(k-1) and n <= 2^(k-1)."""
         self._mine(index, "onehot")
         js = np.arange(int(n), dtype=np.uint64)
         d = self.add_public(self._expand(index), -js)
-        return self.eqz(d, **kw_bits(bits))
+        return self.eqz(d, **kw_bits(plus_bits(bits)))
