@@ -1,6 +1,7 @@
 """The `safenet` command line. Subcommands: bench primitives, bench
 calibrate (the time model of --estimate), certs, party, train, compare
-(both with --estimate: bench.estimate), check. Every subcommand accepts
+(both with --estimate: bench.estimate), owners (the owners' side of a
+multi-host train/compare), check. Every subcommand accepts
 --json FILE and writes one JSON object with a `meta` block (cli.md).
 `safenet --quiet ...` silences progress displays (mpcore.progress).
 `safenet party` runs one party of a subcommand on its own host: a handler
@@ -131,10 +132,16 @@ def run_command(args):
             doc = run_cli(args)
             doc["meta"] = meta.collect(settings)
             ok = True
+        elif args.command == "owners":
+            if args.uploads or args.estimate:
+                raise ValueError("`safenet owners` writes hand-off files; --uploads and "
+                                 "--estimate belong to train/compare")
+            settings = {k: v for k, v in vars(args).items() if k not in ("json", "runner")}
+            doc = {"meta": meta.collect(settings), **cli_train.run_owners(args)}
+            ok = True
         elif args.command in ("train", "compare", "check"):
-            if runner is not None:
-                raise ValueError(f"`safenet party` does not run `{args.command}` yet: its data "
-                                 f"owners are simulated in each party's process")
+            if runner is not None and args.command == "check":
+                raise ValueError("`safenet party` does not run `check`: it is a local suite")
             settings = {k: v for k, v in vars(args).items() if k not in ("json", "runner")}
             if args.command == "check":
                 from protocols.testing.suite import format_table, run_suite
@@ -145,17 +152,17 @@ def run_command(args):
                 s = result["summary"]
                 ok = s["failures"] == 0 and s["undetected"] == 0 and s["hangs"] == 0
             elif args.command == "train":
-                report = cli_train.run_train(args, args.mode)
+                report = cli_train.run_train(args, args.mode, runner)
                 cli_train.print_report(report)
                 doc = {"meta": meta.collect(settings), **report}
                 ok = True
             else:
-                doc = cli_train.run_compare(args)
+                doc = cli_train.run_compare(args, runner)
                 doc["meta"] = meta.collect(settings)
                 ok = True
         else:  # pragma: no cover - argparse enforces the choices
             raise SystemExit(2)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
         print(f"safenet: error: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -37,7 +37,7 @@ import json
 import logging
 import sys
 
-PARTY_COMMANDS = {("bench", "primitives")}     # subcommands that honour args.runner
+PARTY_COMMANDS = {("bench", "primitives"), ("train",), ("compare",)}   # honour args.runner
 DEFAULT_CONNECT_TIMEOUT = 60.0
 
 

@@ -3,6 +3,8 @@ all owners secret-share their TRAINING data (poisoned owners' data
 included, as in practice), the parties train ONE model of the same
 architecture with fixed-point SGD inside MPC (ensemble.ml.train), and
 only the predictions on the querier's test inputs are revealed.
+`monolithic_plan` is the owners' and querier's side (ensemble.bundle.Plan),
+`run_monolithic_plan` the parties' side, `run_monolithic` both.
 
 The cleartext reference is `ensemble.models.train_model` on the union of
 the owners' training sets in owner order, with the same seed: same initial
@@ -16,13 +18,14 @@ import numpy as np
 
 import protocols
 from mpcore.fixedpoint import DEFAULT as FX
-from mpcore.ledger import summarize
 
+from .bundle import Plan
 from .ml.forward import LOGIT_BITS, secure_logits, stack
-from .ml.packing import receive_upload, share_upload
+from .ml.packing import make_uploads, receive_upload
 from .ml.train import secure_sgd
-from .models import Model, init_model, train_model
-from .pipeline import DEFAULTS, _attack_success_of, _phase, _scope_seconds
+from .models import init_model, train_model
+from .pipeline import DEFAULTS, _attack_success_of, protocol_name
+from .report import CostView, labels_attack_success, program_seconds
 
 
 def training_union(setting):
@@ -70,9 +73,11 @@ def monolithic_program(proto, owner_payloads, owner_layouts, query_payload, quer
         return {"labels": proto.reveal(labels).astype(np.int64).reshape(-1)}
 
 
-def run_monolithic(setting, protocol="rep3", transport="memory", processes=False, batch_size=128,
-                   lr=None, momentum=None, runner=None, quiet=True, timeout=3600.0) -> dict:
-    ds = setting.dataset
+def monolithic_plan(setting, protocol="rep3", batch_size=128, lr=None, momentum=None) -> Plan:
+    """The owners' and querier's side: every owner shares its training set,
+    the querier its test inputs; public: the initial weights (from the public
+    seed), the data order and the hyper-parameters; the querier keeps the
+    evaluation data (test labels, the float reference's predictions)."""
     cls = protocols.protocol_class(protocol)
     kw = setting.settings
     epochs = int(kw.get("epochs", DEFAULTS["epochs"]))
@@ -91,55 +96,78 @@ def run_monolithic(setting, protocol="rep3", transport="memory", processes=False
     rng = np.random.default_rng(seed)
     init = init_model(d, setting.n_classes, setting.model_kind, hidden, rng)
     batches = data_order(n, epochs, batch_size, rng)
-    steps_per_epoch = -(-n // batch_size)
 
-    # owners' and querier's uploads
-    ups = [share_upload(cls, {"X": FX.encode(o.X_train),
-                              "Y": FX.encode(_onehot_fx(o.y_train, setting.n_classes))})
-           for o in setting.owners]
-    attack_X = setting.attack_queries
-    queries = ds.X_test if attack_X is None else np.concatenate([ds.X_test, attack_X])
-    q_payloads, q_layout = share_upload(cls, {"X": FX.encode(queries)})
-    party_args = [([u[0][i] for u in ups], q_payloads[i]) for i in range(cls.n_parties)]
-    layouts = [u[1] for u in ups]
+    arrays = [{"X": FX.encode(o.X_train), "Y": FX.encode(_onehot_fx(o.y_train, setting.n_classes))}
+              for o in setting.owners]
+    inputs, layouts, q_layout = make_uploads(cls, arrays, {"X": FX.encode(setting.queries)})
+    public = {"layouts": layouts, "query_layout": q_layout,
+              "init_layers": [(np.asarray(W), np.asarray(b)) for W, b in init.layers],
+              "batches": [np.asarray(b, dtype=np.int64) for b in batches],
+              "lr": lr, "momentum": momentum, "epochs": epochs, "batch_size": batch_size,
+              "steps_per_epoch": -(-n // batch_size), "n_train": int(n),
+              "n_queries": int(len(setting.queries))}
+    ds = setting.dataset
+    evaluation = {
+        "y_test": np.asarray(ds.y_test), "cleartext_predictions": ref.predict(ds.X_test),
+        "cleartext_attack_success": _attack_success_of(ref.predict, setting),
+        "attack_target": setting.attack_target, "poisoned_owners": list(setting.poisoned),
+        "cleartext_train_seconds": ref_seconds, "settings": dict(kw)}
+    return Plan("monolithic", protocol_name(protocol), inputs, public, evaluation)
+
+
+def run_monolithic_plan(plan: Plan, transport="memory", processes=False, runner=None, quiet=True,
+                        timeout=3600.0) -> dict:
+    """The parties' side: secure SGD on the plan's inputs, predictions on
+    the queries revealed, scored with plan.evaluation when present."""
+    pub = plan.public
 
     def program(proto, owner_payloads, query_payload):
         t = time.perf_counter()
-        out = monolithic_program(proto, owner_payloads, layouts, query_payload, q_layout,
-                                 init.layers, batches, lr, momentum, steps_per_epoch, epochs, quiet)
+        out = monolithic_program(proto, owner_payloads, pub["layouts"], query_payload,
+                                 pub["query_layout"], pub["init_layers"], pub["batches"],
+                                 pub["lr"], pub["momentum"], pub["steps_per_epoch"],
+                                 pub["epochs"], quiet)
         out["seconds"] = time.perf_counter() - t
         return out
 
-    res = protocols.run(program, protocol, party_args=party_args, transport=transport,
-                        processes=processes, timeout=timeout, **(runner or {}))
-    out = res.values[0]
-    merged = res.merged
-    n_test = len(ds.y_test)
-    labels = out["labels"]
-    ref_pred = ref.predict(ds.X_test)
-    report = {
-        "mode": "monolithic", "protocol": protocol,
-        "accuracy": float(np.mean(labels[:n_test] == ds.y_test)),
-        "cleartext_accuracy": float(np.mean(ref_pred == ds.y_test)),
-        "predictions_agree_with_cleartext": float(np.mean(labels[:n_test] == ref_pred)),
-        "attack_success": (None if attack_X is None
-                           else _attack_success_of(lambda X: labels[n_test:], setting)),
-        "cleartext_attack_success": _attack_success_of(ref.predict, setting),
-        "models_kept": None, "certified_fraction": None,
-        "poisoned_owners": setting.poisoned,
-    }
-    report["phases"] = {p: _phase(merged, p, max(_scope_seconds(res, p)))
-                        for p in ("share", "train", "inference", "reveal")}
-    report["phases"]["filter"] = {"seconds": 0.0, "bytes_sent": [0] * cls.n_parties, "rounds": 0}
-    mpc = summarize(merged)
-    report["total"] = {"seconds": max(v["seconds"] for v in res.values if v),
-                       "mpc_seconds": max(v["seconds"] for v in res.values if v),
-                       "bytes_sent_total": mpc["bytes_sent_total"], "rounds": mpc["rounds"],
-                       "bytes_sent": mpc["bytes_sent"],
-                       "upload_bytes": sum(l.total_upload_bytes for l in res.ledgers)}
-    report["cleartext_train_seconds"] = ref_seconds
-    report["n_queries"] = int(len(queries))
-    report["settings"] = dict(kw, protocol=protocol, transport=transport, processes=processes,
-                              batch_size=batch_size, lr=lr, momentum=momentum, epochs=epochs,
-                              n_train=int(n), steps=len(batches))
+    kw = dict(party_args=plan.inputs, transport=transport, processes=processes, timeout=timeout)
+    kw.update(runner or {})          # a multi-host run: hosts, party_id, its own --timeout
+    res = protocols.run(program, plan.protocol, **kw)
+    cost = CostView(res)
+    labels = res.values[cost.me]["labels"]
+    ev = plan.evaluation
+    report = {"mode": "monolithic", "protocol": plan.protocol}
+    if ev:
+        y_test = np.asarray(ev["y_test"])
+        n_test = len(y_test)
+        ref_pred = np.asarray(ev["cleartext_predictions"])
+        report.update({
+            "accuracy": float(np.mean(labels[:n_test] == y_test)),
+            "cleartext_accuracy": float(np.mean(ref_pred == y_test)),
+            "predictions_agree_with_cleartext": float(np.mean(labels[:n_test] == ref_pred)),
+            "attack_success": labels_attack_success(labels[n_test:], ev["attack_target"])})
+    else:
+        report["labels"] = [int(v) for v in labels]     # no evaluation data here: raw labels
+    report.update({"cleartext_attack_success": ev.get("cleartext_attack_success"),
+                   "models_kept": None, "certified_fraction": None,
+                   "poisoned_owners": ev.get("poisoned_owners")})
+    report["phases"] = {p: cost.phase(p) for p in ("share", "train", "inference", "reveal")}
+    report["phases"]["filter"] = {"seconds": 0.0, "bytes_sent": [0] * cost.n, "rounds": 0}
+    report["total"] = cost.total(program_seconds(res))
+    report["cleartext_train_seconds"] = ev.get("cleartext_train_seconds")
+    report["n_queries"] = pub["n_queries"]
+    report["settings"] = dict(ev.get("settings", {}), protocol=plan.protocol, transport=transport,
+                              processes=processes, batch_size=pub["batch_size"], lr=pub["lr"],
+                              momentum=pub["momentum"], epochs=pub["epochs"],
+                              n_train=pub["n_train"], steps=len(pub["batches"]))
+    if not cost.complete or runner:
+        report.update(cost.party_fields())
     return report
+
+
+def run_monolithic(setting, protocol="rep3", transport="memory", processes=False, batch_size=128,
+                   lr=None, momentum=None, runner=None, quiet=True, timeout=3600.0) -> dict:
+    """Owners' side and parties' side in one call."""
+    plan = monolithic_plan(setting, protocol, batch_size, lr, momentum)
+    return run_monolithic_plan(plan, transport=transport, processes=processes, runner=runner,
+                               quiet=quiet, timeout=timeout)

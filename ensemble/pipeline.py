@@ -3,9 +3,12 @@ training, the cleartext ensemble (oracle) and the secure ensemble, reported
 with the keys of cli.md (`safenet train --mode ensemble`).
 
 `prepare(...)` builds a Setting (everything in the clear that owners and
-the querier hold); `run_ensemble(setting, protocol, ...)` runs the MPC
-parties on it. Owners' uploads are made here, on the owners' side, and each
-party receives only its own payloads. Imports protocols, mpcore, ensemble.
+the querier hold). `ensemble_plan(setting, protocol, ...)` is the owners'
+and querier's side: their uploads, one input per party (ensemble.bundle.Plan,
+which `safenet owners` writes to files). `run_ensemble_plan(plan, ...)` runs
+the MPC parties (all of them here, or one of them on its own host) and
+scores the revealed labels with the querier's evaluation data;
+`run_ensemble(setting, ...)` does both. Imports protocols, mpcore, ensemble.
 """
 import time
 from dataclasses import dataclass, field
@@ -14,13 +17,15 @@ import numpy as np
 
 import protocols
 from mpcore.fixedpoint import DEFAULT as FX
-from mpcore.ledger import summarize
 
 from . import cleartext
+from .bundle import Plan
 from .data import load_dataset
 from .models import train_model
 from .poisoning import Attack, apply_trigger, attack_success, calibrate_trigger, choose_poisoned, poison_owner
-from .secure import DEFAULT_REVEAL, owner_upload, query_upload, safenet_program
+from .ml.packing import make_uploads
+from .report import CostView, labels_attack_success, program_seconds
+from .secure import DEFAULT_REVEAL, owner_arrays, safenet_program
 from .splits import split_owners
 
 DEFAULTS = {"epochs": 10, "batch_size": 32, "lr": 0.1, "momentum": 0.9, "hidden": (64,)}
@@ -48,6 +53,18 @@ class Setting:
             sel = ds.y_test != self.attack.target_class
             return apply_trigger(ds.X_test[sel], self.attack, ds.feature_shape)
         return ds.X_test[ds.y_test == self.attack.source_class]
+
+    @property
+    def attack_target(self):
+        """The class attack success counts (None when there are no attack queries)."""
+        return None if self.attack_queries is None else int(self.attack.target_class)
+
+    @property
+    def queries(self):
+        """What the querier uploads: the test inputs, then the attack queries."""
+        attack_X = self.attack_queries
+        X_test = self.dataset.X_test
+        return X_test if attack_X is None else np.concatenate([X_test, attack_X])
 
 
 def prepare(dataset="digits", data_dir=None, owners=10, split="contiguous", alpha=None,
@@ -80,12 +97,6 @@ def prepare(dataset="digits", data_dir=None, owners=10, split="contiguous", alph
     return Setting(ds, parts, bad, atk, models, model, ds.n_classes, secs, settings)
 
 
-def _phase(merged, name, seconds):
-    s = summarize(merged, (name,))
-    return {"seconds": seconds, "bytes_sent": s["bytes_sent"], "rounds": s["rounds"],
-            "messages_sent": s["messages_sent"]}
-
-
 def _attack_success_of(labels_fn, setting):
     if not setting.poisoned or setting.attack.kind == "random":
         return None
@@ -93,84 +104,123 @@ def _attack_success_of(labels_fn, setting):
     return attack_success(labels_fn, ds.X_test, ds.y_test, setting.attack, ds.feature_shape)
 
 
-def run_ensemble(setting: Setting, protocol="rep3", phi=cleartext.DEFAULT_PHI, transport="memory",
-                 processes=False, reveal=DEFAULT_REVEAL, runner=None, timeout=600.0) -> dict:
+def protocol_name(protocol):
+    return protocol if isinstance(protocol, str) else protocols.protocol_class(protocol).name
+
+
+def ensemble_plan(setting: Setting, protocol="rep3", phi=cleartext.DEFAULT_PHI,
+                  reveal=DEFAULT_REVEAL) -> Plan:
+    """The owners' and querier's side: uploads (party i gets only inputs[i]),
+    the public parameters of the program, and the querier's evaluation data
+    (test labels and the cleartext SafeNet figures)."""
     ds = setting.dataset
     cls = protocols.protocol_class(protocol)
     clear = cleartext.run_cleartext_safenet(setting.owners, setting.models, ds.X_test, ds.y_test,
                                             phi=phi, t=len(setting.poisoned),
                                             n_classes=setting.n_classes)
-    # ---- owners' and querier's side: uploads (one payload per party) ----
-    ups = [owner_upload(cls, FX, mdl, o.X_val, o.y_val, setting.n_classes)
-           for mdl, o in zip(setting.models, setting.owners)]
-    attack_X = setting.attack_queries
-    queries = ds.X_test if attack_X is None else np.concatenate([ds.X_test, attack_X])
-    q_payloads, q_layout = query_upload(cls, FX, queries)
-    n_layers = len(setting.models[0].layers)
-    party_args = [([u[0][i] for u in ups], q_payloads[i]) for i in range(cls.n_parties)]
-    layouts = [u[1] for u in ups]
+    arrays = [owner_arrays(FX, mdl, o.X_val, o.y_val, setting.n_classes)
+              for mdl, o in zip(setting.models, setting.owners)]
+    inputs, layouts, q_layout = make_uploads(cls, arrays, {"X": FX.encode(setting.queries)})
+    public = {"layouts": layouts, "query_layout": q_layout,
+              "n_layers": len(setting.models[0].layers), "threshold": int(clear["threshold"]),
+              "reveal": tuple(reveal), "phi": float(phi), "n_queries": int(len(setting.queries))}
+    clear_attack = _attack_success_of(
+        lambda X: cleartext.ensemble_predict(cleartext.votes(setting.models, clear["keep"], X,
+                                                             setting.n_classes)), setting)
+    evaluation = {
+        "y_test": np.asarray(ds.y_test), "cleartext_predictions": np.asarray(clear["predictions"]),
+        "cleartext_accuracy": float(clear["accuracy"]),
+        "cleartext_attack_success": clear_attack,
+        "cleartext_models_kept": int(clear["models_kept"]),
+        "cleartext_filter": [bool(b) for b in clear["keep"]],
+        "validation_accuracy": [float(a) for a in clear["val_accuracy"]],
+        "threshold": {"phi": float(phi), "count": int(clear["threshold"]),
+                      "n_val": int(clear["n_val"])},
+        "attack_target": setting.attack_target, "poisoned_owners": list(setting.poisoned),
+        "poisoned_models_attack_success": [_attack_success_of(setting.models[k].predict, setting)
+                                           for k in setting.poisoned],
+        "train_seconds": list(setting.train_seconds),
+        "settings": dict(setting.settings)}
+    return Plan("ensemble", protocol_name(protocol), inputs, public, evaluation)
+
+
+def run_ensemble_plan(plan: Plan, transport="memory", processes=False, runner=None,
+                      timeout=600.0) -> dict:
+    """The parties' side: run SafeNet inside MPC on the plan's inputs (every
+    party here, or with runner={"hosts", "party_id"} only this host's) and
+    report. Scoring needs plan.evaluation (the querier's data); without it
+    the revealed labels are reported as they are."""
+    pub = plan.public
 
     def program(proto, owner_payloads, query_payload):
         t0 = time.perf_counter()
-        out = safenet_program(proto, owner_payloads, layouts, query_payload, q_layout, n_layers,
-                              clear["threshold"], reveal)
+        out = safenet_program(proto, owner_payloads, pub["layouts"], query_payload,
+                              pub["query_layout"], pub["n_layers"], pub["threshold"],
+                              tuple(pub["reveal"]))
         out["seconds"] = time.perf_counter() - t0
         return out
 
-    res = protocols.run(program, protocol, party_args=party_args, transport=transport,
-                        processes=processes, timeout=timeout, **(runner or {}))
-    out = res.values[0]
-    merged = res.merged
-    n_test = len(ds.y_test)
-    labels = out.get("labels")
-    report = {"mode": "ensemble", "protocol": protocol}
-    if labels is not None:
-        test_labels = labels[:n_test]
-        report["accuracy"] = float(np.mean(test_labels == ds.y_test))
-        report["predictions_match_cleartext"] = bool(np.array_equal(test_labels, clear["predictions"]))
-        report["mismatched_predictions"] = int(np.count_nonzero(test_labels != clear["predictions"]))
-        attack_labels = labels[n_test:]
-        report["attack_success"] = (None if attack_X is None
-                                    else _attack_success_of(lambda X: attack_labels, setting))
-    report["cleartext_accuracy"] = clear["accuracy"]
-    report["cleartext_attack_success"] = _attack_success_of(
-        lambda X: cleartext.ensemble_predict(cleartext.votes(setting.models, clear["keep"], X,
-                                                             setting.n_classes)), setting)
-    report["models_kept"] = out.get("kept")
-    report["cleartext_models_kept"] = clear["models_kept"]
-    if "votes" in out:
-        report["certified_fraction"] = cleartext.certified_fraction(out["votes"][:n_test],
-                                                                    len(setting.poisoned))
-    if "filter" in out:
-        report["filter"] = [bool(b) for b in out["filter"]]
-    report["cleartext_filter"] = [bool(b) for b in clear["keep"]]
-    report["validation_accuracy"] = [float(a) for a in clear["val_accuracy"]]
-    report["threshold"] = {"phi": phi, "count": clear["threshold"], "n_val": clear["n_val"]}
-    report["poisoned_owners"] = setting.poisoned
-    report["poisoned_models_attack_success"] = [
-        _attack_success_of(setting.models[k].predict, setting) for k in setting.poisoned]
-    secs = [v["seconds"] for v in res.values if v is not None and "seconds" in v] or [out["seconds"]]
-    phase_secs = {p: max(s for s in _scope_seconds(res, p)) for p in ("share", "filter", "inference")}
+    kw = dict(party_args=plan.inputs, transport=transport, processes=processes, timeout=timeout)
+    kw.update(runner or {})          # a multi-host run: hosts, party_id, its own --timeout
+    res = protocols.run(program, plan.protocol, **kw)
+    cost = CostView(res)
+    out = res.values[cost.me]
+    report = {"mode": "ensemble", "protocol": plan.protocol}
+    report.update(_score(out, plan.evaluation))
+    ev = plan.evaluation
+    train_seconds = max(ev.get("train_seconds") or [0.0])
     report["phases"] = {
-        "share": _phase(merged, "share", phase_secs["share"]),
-        "train": {"seconds": max(setting.train_seconds), "bytes_sent": [0] * cls.n_parties,
+        "share": cost.phase("share"),
+        "train": {"seconds": train_seconds, "bytes_sent": [0] * cost.n,
                   "rounds": 0, "note": "owners train locally in parallel; slowest owner"},
-        "filter": _phase(merged, "filter", phase_secs["filter"]),
-        "inference": _phase(merged, "inference", phase_secs["inference"]),
-        "reveal": _phase(merged, "reveal", max(_scope_seconds(res, "reveal"))),
+        "filter": cost.phase("filter"),
+        "inference": cost.phase("inference"),
+        "reveal": cost.phase("reveal"),
     }
-    mpc = summarize(merged)
-    report["total"] = {"seconds": max(secs) + max(setting.train_seconds),
-                       "mpc_seconds": max(secs),
-                       "bytes_sent_total": mpc["bytes_sent_total"], "rounds": mpc["rounds"],
-                       "bytes_sent": mpc["bytes_sent"],
-                       "upload_bytes": sum(l.total_upload_bytes for l in res.ledgers)}
-    report["n_queries"] = int(len(queries))
-    report["settings"] = dict(setting.settings, protocol=protocol, phi=phi, transport=transport,
-                              processes=processes, reveal=list(reveal))
+    report["total"] = cost.total(program_seconds(res), train_seconds)
+    report["n_queries"] = pub["n_queries"]
+    report["settings"] = dict(ev.get("settings", {}), protocol=plan.protocol, phi=pub["phi"],
+                              transport=transport, processes=processes,
+                              reveal=list(pub["reveal"]))
+    if not cost.complete or runner:
+        report.update(cost.party_fields())
     return report
 
 
-def _scope_seconds(res, scope):
-    """Per-party wall seconds spent in a label scope."""
-    return [l.scope_seconds.get((scope,), 0.0) for l in res.ledgers] or [0.0]
+def _score(out, ev):
+    """Report fields from the revealed outputs and the querier's evaluation data."""
+    labels = out.get("labels")
+    r = {}
+    if labels is not None and ev:
+        y_test = np.asarray(ev["y_test"])
+        n_test = len(y_test)
+        test_labels = labels[:n_test]
+        clear_pred = np.asarray(ev["cleartext_predictions"])
+        r["accuracy"] = float(np.mean(test_labels == y_test))
+        r["predictions_match_cleartext"] = bool(np.array_equal(test_labels, clear_pred))
+        r["mismatched_predictions"] = int(np.count_nonzero(test_labels != clear_pred))
+        r["attack_success"] = labels_attack_success(labels[n_test:], ev["attack_target"])
+    elif labels is not None:
+        r["labels"] = [int(v) for v in labels]      # no evaluation data here: raw labels
+    r["cleartext_accuracy"] = ev.get("cleartext_accuracy")
+    r["cleartext_attack_success"] = ev.get("cleartext_attack_success")
+    r["models_kept"] = None if out.get("kept") is None else int(out["kept"])
+    r["cleartext_models_kept"] = ev.get("cleartext_models_kept")
+    if "votes" in out and ev:
+        n_test = len(ev["y_test"])
+        r["certified_fraction"] = cleartext.certified_fraction(out["votes"][:n_test],
+                                                               len(ev["poisoned_owners"]))
+    if "filter" in out:
+        r["filter"] = [bool(b) for b in out["filter"]]
+    for key in ("cleartext_filter", "validation_accuracy", "threshold", "poisoned_owners",
+                "poisoned_models_attack_success"):
+        r[key] = ev.get(key)
+    return r
+
+
+def run_ensemble(setting: Setting, protocol="rep3", phi=cleartext.DEFAULT_PHI, transport="memory",
+                 processes=False, reveal=DEFAULT_REVEAL, runner=None, timeout=600.0) -> dict:
+    """Owners' side and parties' side in one call (all parties in this process tree)."""
+    plan = ensemble_plan(setting, protocol, phi, reveal)
+    return run_ensemble_plan(plan, transport=transport, processes=processes, runner=runner,
+                             timeout=timeout)

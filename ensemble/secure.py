@@ -58,15 +58,21 @@ def _onehot(y, n_classes):
     return out
 
 
-def owner_upload(protocol_cls, fx, model, X_val, y_val, n_classes):
-    """Owner side: payloads (one per party) and the public layout."""
+def owner_arrays(fx, model, X_val, y_val, n_classes):
+    """Owner side: the ring arrays of one owner's upload (model parameters,
+    validation features, one-hot validation labels)."""
     arrays = {}
     for j, (W, b) in enumerate(model.layers):
         arrays[f"W{j}"] = fx.encode(W)
         arrays[f"b{j}"] = fx.encode(b)
     arrays["X_val"] = fx.encode(X_val)
     arrays["Y_val"] = _onehot(y_val, n_classes)
-    return share_upload(protocol_cls, arrays)
+    return arrays
+
+
+def owner_upload(protocol_cls, fx, model, X_val, y_val, n_classes):
+    """Owner side: payloads (one per party) and the public layout."""
+    return share_upload(protocol_cls, owner_arrays(fx, model, X_val, y_val, n_classes))
 
 
 def query_upload(protocol_cls, fx, X):

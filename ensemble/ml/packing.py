@@ -39,10 +39,25 @@ def share_upload(protocol_cls, arrays: dict):
     return protocol_cls.share_external(flat), layout
 
 
-def receive_upload(proto, payload, layout: Layout) -> dict:
-    """Party side: {name: Shared} from this party's payload."""
+def receive_upload(proto, payload, layout) -> dict:
+    """Party side: {name: Shared} from this party's payload (layout: a
+    Layout or its entries)."""
+    if not isinstance(layout, Layout):
+        layout = Layout(tuple((name, tuple(int(s) for s in shape)) for name, shape in layout))
     flat = proto.receive_external(payload)
     if flat.size != layout.size:
         raise ValueError(f"upload has {flat.size} elements, layout expects {layout.size}")
     pieces = proto.split(flat, [s for _, s in layout.entries])
     return dict(zip(layout.names(), pieces))
+
+
+def make_uploads(protocol_cls, owner_arrays: list, query_arrays: dict):
+    """Owners' and querier's side of a run: every owner's arrays and the
+    querier's, each shared as one upload. Returns (inputs, owner layouts,
+    query layout): inputs[i] = (party i's payload of every owner, party i's
+    payload of the queries), layouts as plain (name, shape) tuples."""
+    ups = [share_upload(protocol_cls, arrays) for arrays in owner_arrays]
+    q_payloads, q_layout = share_upload(protocol_cls, query_arrays)
+    inputs = [([payloads[i] for payloads, _ in ups], q_payloads[i])
+              for i in range(protocol_cls.n_parties)]
+    return inputs, tuple(lay.entries for _, lay in ups), q_layout.entries
