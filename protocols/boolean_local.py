@@ -2,15 +2,15 @@
 replicated protocol: containers and checks, XOR with a sharing or a public
 value, AND / NOT with a public value, logical shifts. A protocol's boolean
 mixin inherits this and adds its AND gates. Public values go into the
-protocol's slot 0 (`public_slot_positions`). Imports mpcore, protocols.base.
+protocol's slot 0 (`public_slot_positions`). Imports mpcore, protocols.base,
+protocols.bitpack.
 """
 import numpy as np
 
 from mpcore.ring import DTYPE, to_ring
 
 from .base import BoolShared, broadcast_shape, op
-
-ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+from .bitpack import ONES
 
 
 class BooleanLocal:

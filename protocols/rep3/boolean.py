@@ -1,5 +1,5 @@
-"""Rep3 boolean (XOR) sharing over packed 64-bit words, and the bit-packing
-helpers the comparison circuits use. Imports mpcore, protocols.base.
+"""Rep3 boolean (XOR) sharing over packed 64-bit words. Imports mpcore,
+protocols.base, protocols.boolean_local.
 
 Sharing: a word array b = b0 ^ b1 ^ b2; party i holds (b_i, b_{i+1}), the
 same slot layout (and the same pair keys) as the arithmetic sharing. Each
@@ -16,86 +16,14 @@ Ops (rounds, 64-bit words sent by each party):
   reveal_bits  party i sends slot i+1 to party i-1        (1, words)
   input_bits   like arithmetic input, XOR instead of +    (1, 2*words by the owner)
 
-Packing helpers (pure functions on uint64 arrays, used slot by slot, so
-linear over GF(2) and applicable to shares): `pack_bits` / `unpack_bits`
-(one bit per element <-> dense bit vectors, bit e of the vector in word
-e // 64, little-endian), `deinterleave` (even and odd bits of a dense
-vector, each again dense), `gather4` (bits 0, 4, 8, ... 60 of each word ->
-a 16-bit value).
+The bit-packing helpers of the comparison circuits are in protocols.bitpack.
 """
 import numpy as np
 
 from mpcore.kernels import native
-from mpcore.ring import DTYPE, as_ring_array
+from mpcore.ring import as_ring_array
 from protocols.base import broadcast_shape, op
 from protocols.boolean_local import BooleanLocal
-
-ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
-_EVEN = [(1, 0x3333333333333333), (2, 0x0F0F0F0F0F0F0F0F), (4, 0x00FF00FF00FF00FF),
-         (8, 0x0000FFFF0000FFFF), (16, 0x00000000FFFFFFFF)]
-
-
-def u64(k):
-    return np.uint64(k)
-
-
-def words_for(nbits):
-    """Words in a dense vector of `nbits` bits."""
-    return -(-int(nbits) // 64)
-
-
-def pack_bits(bits):
-    """0/1 values (any integer dtype, 1-D) -> dense uint64 bit vector."""
-    bits = np.ascontiguousarray(bits, dtype=np.uint8).reshape(-1)
-    n = bits.size
-    packed = np.packbits(bits, bitorder="little")
-    out = np.zeros(words_for(n) * 8, dtype=np.uint8)
-    out[:packed.size] = packed
-    return out.view(DTYPE)
-
-
-def unpack_bits(words, n):
-    """Dense uint64 bit vector -> the first n bits as uint64 0/1 values."""
-    words = np.ascontiguousarray(words, dtype=DTYPE)
-    return np.unpackbits(words.view(np.uint8), bitorder="little", count=n).astype(DTYPE)
-
-
-def _compress_even(x):
-    """Even bits of each word -> low 32 bits (odd bits ignored)."""
-    x = x & u64(0x5555555555555555)
-    for shift, mask in _EVEN:
-        x = (x | (x >> u64(shift))) & u64(mask)
-    return x
-
-
-def deinterleave(words):
-    """Dense vector v -> (even, odd) with even[j] = v[2j], odd[j] = v[2j+1],
-    each dense with ceil(len(words) / 2) words."""
-    words = np.ascontiguousarray(words, dtype=DTYPE)
-    if words.size % 2:
-        words = np.concatenate([words, np.zeros(1, DTYPE)])
-    even = _compress_even(words).astype(np.uint32).view(DTYPE)
-    odd = _compress_even(words >> u64(1)).astype(np.uint32).view(DTYPE)
-    return even, odd
-
-
-def gather4(x):
-    """Bits 4g (g = 0..15) of each word -> a 16-bit value (bit g)."""
-    x = x & u64(0x1111111111111111)
-    x = (x | (x >> u64(3))) & u64(0x0303030303030303)
-    x = (x | (x >> u64(6))) & u64(0x000F000F000F000F)
-    x = (x | (x >> u64(12))) & u64(0x000000FF000000FF)
-    x = (x | (x >> u64(24))) & u64(0x000000000000FFFF)
-    return x
-
-
-def pack16(values):
-    """16-bit values (one per element) -> dense vector, element e at bits
-    16e..16e+15."""
-    v = np.ascontiguousarray(values).astype(np.uint16).reshape(-1)
-    out = np.zeros(words_for(16 * v.size) * 4, dtype=np.uint16)
-    out[:v.size] = v
-    return out.view(DTYPE)
 
 
 class Rep3Boolean(BooleanLocal):

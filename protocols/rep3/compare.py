@@ -1,5 +1,5 @@
 """Rep3 comparisons: ltz / msb, eqz, and ltz_mul (y * [x < 0] in the same
-rounds). Imports mpcore, protocols.base, .boolean, .conversion.
+rounds). Imports mpcore, protocols.base, protocols.bitpack, .conversion.
 
 ltz(x, bits=None) -> arithmetic 0/1 sharing of [x < 0]; eqz(x, bits=None)
 -> [x == 0]. Exact, nothing revealed (the one opened value is the result
@@ -74,8 +74,8 @@ from mpcore.kernels import native
 from mpcore.ledger import Cost
 from mpcore.ring import DTYPE
 from protocols.base import op
+from protocols.bitpack import words_for
 
-from .boolean import words_for
 from .conversion import chunk_sizes  # noqa: F401  (re-exported: tests and callers)
 
 _ZERO = np.zeros(0, DTYPE)

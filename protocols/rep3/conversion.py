@@ -1,6 +1,6 @@
 """Rep3 conversions and the machinery they share with the comparisons:
 a2b (bit decomposition), b2a (bit injection), the three-chunk split and
-daBits. Imports mpcore, protocols.base, .boolean.
+daBits. Imports mpcore, protocols.base, protocols.bitpack.
 
 Every op is exact over the whole ring (no probabilistic step) and reveals
 nothing: each message is masked by a PRG stream the receiver does not hold,
@@ -55,8 +55,7 @@ from mpcore.kernels import native
 from mpcore.ledger import Cost
 from mpcore.ring import DTYPE
 from protocols.base import op
-
-from .boolean import pack_bits, u64, unpack_bits, words_for
+from protocols.bitpack import pack_bits, u64, unpack_bits, words_for
 
 _ZERO = np.zeros(0, DTYPE)
 

@@ -8,7 +8,8 @@ the owner, 1 round.
 External data owners (clients that are not parties) do the same with fresh
 seeds: `Rep3.share_external(value)` runs at the owner and returns one
 payload per party (seeds for the two random slots, the masked third slot to
-its two holders); `receive_external(payload)` rebuilds the party's slots.
+its two holders); `receive_external(payload)` rebuilds the party's slots
+(the payload's form is checked by protocols.external).
 
 reveal: party i sends x_{i+1} to party i-1 (the slot that party lacks): n
 elements per party, 1 round. reveal_to(p): only party p+1 sends p's missing
@@ -16,12 +17,10 @@ slot x_{p+2}.
 """
 import math
 
-import numpy as np
-
-from mpcore.ledger import Cost
 from mpcore.prg import Prg, fresh_key
-from mpcore.ring import DTYPE, as_ring_array
+from mpcore.ring import as_ring_array
 from protocols.base import op
+from protocols.external import parse_external
 
 
 def _size(shape):
@@ -81,28 +80,9 @@ class Rep3IO:
     @op("receive_external")
     def receive_external(self, payload):
         """Rebuild this party's slots from its payload of `share_external`."""
-        try:
-            shape = tuple(payload["shape"])
-            slots = payload["slots"]
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"receive_external: malformed owner payload ({exc})") from None
-        parts = []
-        nbytes = 0
-        for kind, data in slots:
-            if kind == "seed":
-                parts.append(Prg(data, name="owner").next_like(shape))
-                nbytes += len(data)
-            elif kind == "data":
-                arr = as_ring_array(data, "owner payload")
-                if arr.shape != shape:
-                    raise ValueError(f"receive_external: payload slot has shape {arr.shape}, "
-                                     f"expected {shape}")
-                parts.append(arr)
-                nbytes += arr.nbytes
-            else:
-                raise ValueError(f"receive_external: unknown slot kind {kind!r}")
+        slots, nbytes = parse_external(payload, 2)
         self.ledger.on_upload(nbytes)
-        return self.wrap(parts)
+        return self.wrap(slot.value for slot in slots)
 
     @op("reveal", lambda self, x: self.each(x.size))
     def reveal(self, x):

@@ -23,6 +23,16 @@ by hash), P1 sends c3 = x3 - r3 to P3 (P0 vouches); in the same round
 P0,P1 JMP sar(r, d) to P3. Round 2: P2,P3 JMP sar(c, d) to P1. Result:
 sar(c, d) + sar(r, d). Elements per value: P0 2, P1 1, P2 1, P3 0.
 c is uniformly masked for P2 (it lacks r2) and P3 (it lacks r3).
+Three empty messages (`Round.ping`: 0 bytes, 24-byte frame header) make
+the second round depend on every party's first: P2 -> P3 and P3 -> P2 in
+round 1, P3 -> P1 in round 2. Without them P3 would send nothing and P2,
+the only sender of round 2, would hear from P0 only; so when P1, P2 or P3
+entered trunc ahead of the others (Lamport depth, inside an enclosing op)
+trunc took 1 round instead of 2. Two truncations in a row inside one op
+(fxprod with two shifts, e.g. in softmax) took 3 rounds against 4
+declared: P0, which receives nothing in trunc, ran ahead into the second
+while P1 waited for the first. With the pings trunc takes exactly 2 rounds
+after any op. Messages per truncation: P0 2, P1 1, P2 2, P3 2.
 Error: c + r = x, so if the signed sum c + r does not overflow,
 sar(c, d) + sar(r, d) is floor(x / 2^d) or one less. It overflows with
 probability about |x| / 2^64 < 2^(b - 64) for |x| < 2^b (r is uniform),
@@ -192,7 +202,8 @@ class Rep4Arithmetic:
         r2 = self.keys[2].next(n) if me != 2 else None
         r3 = self.keys[3].next(n) if me != 3 else None
         out = self.empty_slots(n)
-        # round 1: open c = x - r to P2 and P3; P0,P1 JMP sar(r, d) to P3
+        # round 1: open c = x - r to P2 and P3; P0,P1 JMP sar(r, d) to P3;
+        # P2 and P3 ping each other (the round-2 senders hear from everyone)
         rnd = Round(self, (n,))
         c2 = xs[2] - r2 if me in (0, 1) else None
         c3 = xs[3] - r3 if me in (0, 1) else None
@@ -200,8 +211,10 @@ class Rep4Arithmetic:
         i3 = rnd.send(1, 3, c3, backup=0)
         rt = native.sar(r2 + r3, d) if me in (0, 1) else None
         rnd.jmp(0, 1, 3, rt, out)
+        rnd.ping(2, 3)
+        rnd.ping(3, 2)
         got = rnd.run()
-        # round 2: P2,P3 JMP sar(c, d) to P1
+        # round 2: P2,P3 JMP sar(c, d) to P1; P3 pings P1
         ct = None
         if me == 2:
             ct = native.sar(xs[0] + xs[1] + (xs[3] - r3) + got[i2], d)
@@ -209,6 +222,7 @@ class Rep4Arithmetic:
             ct = native.sar(xs[0] + xs[1] + (xs[2] - r2) + got[i3], d)
         rnd = Round(self, (n,))
         rnd.jmp(2, 3, 1, ct, out)
+        rnd.ping(3, 1)
         rnd.run()
         return self.from_slots(out, shape)
 

@@ -1,6 +1,6 @@
 """Rep4 conversions and comparisons: ltz (= msb), eqz, a2b (bit
-decomposition), b2a (bit injection). Imports mpcore, protocols.base, and
-the rep4 modules.
+decomposition), b2a (bit injection). Imports mpcore, protocols.base,
+protocols.bitpack and the rep4 modules.
 
 Every op is exact over the whole ring (nothing probabilistic), actively
 secure with abort (every message is a JMP, or a send, vouched for by a
@@ -91,9 +91,10 @@ from mpcore.kernels import native
 from mpcore.ledger import Cost
 from mpcore.ring import DTYPE
 from protocols.base import op
+from protocols.bitpack import (deinterleave, gather4, pack_bits, pack_fields, u64, unpack_bits,
+                               words_for)
 
-from .boolean import (AND_ROUTES, and_halves, and_sent, deinterleave, gather4, pack_bits,
-                      pack_fields, u64, unpack_bits, words_for)
+from .boolean import AND_ROUTES, and_halves, and_sent
 
 N = 4
 NIBBLE = 0x1111111111111111

@@ -1,4 +1,4 @@
-"""Rep4 input and output. Imports mpcore and protocols.base.
+"""Rep4 input and output. Imports mpcore, protocols.base, protocols.external.
 
 input(value, owner=i): slot i is 0; slots i+1 and i+2 are drawn from
 keys[i+1] and keys[i+2] (the owner is in both subsets); the owner sends
@@ -11,11 +11,12 @@ copies differ undetected.
 External data owners (clients, not parties): `Rep4.share_external(value)`
 draws slots 0, 1, 2 from three fresh seeds and sets slot 3 = v - x0 - x1 -
 x2; party i's payload carries its three slots in parts order (seeds for
-slots 0..2, data for slot 3). `receive_external` rebuilds the slots and
-folds every slot (tagged seed or data) into the link hashes with the other
-two holders of that slot, so an owner that hands holders different slots is
-caught at the next check. No party sends anything (upload bytes are counted
-by `ledger.on_upload`).
+slots 0..2, data for slot 3). `receive_external` rebuilds the slots (the
+payload's form is checked by protocols.external) and folds every slot
+(tagged seed or data) into the link hashes with the other two holders of
+that slot, so an owner that hands holders different slots is caught at the
+next check. No party sends anything (upload bytes are counted by
+`ledger.on_upload`).
 
 reveal(x): pending checks first (op "check", +1 round). Then party j sends
 slot j-1 to party j-1 (the slot it lacks) and a digest of slot j-2 to party
@@ -37,6 +38,7 @@ from mpcore.ledger import Cost
 from mpcore.prg import Prg, fresh_key
 from mpcore.ring import DTYPE, as_ring_array
 from protocols.base import op
+from protocols.external import parse_external
 
 N = 4
 DIGEST_BYTES = 32
@@ -133,40 +135,18 @@ class Rep4IO:
         """Rebuild this party's slots from its payload of `share_external`;
         the slots are cross-checked with their other holders at the next check."""
         me = self.party_id
-        try:
-            shape = tuple(payload["shape"])
-            kinds = list(payload["slots"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"receive_external: malformed owner payload ({exc})") from None
-        if len(kinds) != 3:
-            raise ValueError(f"receive_external: expected 3 slots, got {len(kinds)}")
-        parts, tags = [], {}
-        nbytes = 0
-        for j, (kind, data) in zip(self.slots, kinds):
-            if kind == "seed":
-                if not isinstance(data, (bytes, bytearray)) or len(data) != 16:
-                    raise ValueError("receive_external: a seed must be 16 bytes")
-                parts.append(Prg(bytes(data), name="owner").next_like(shape))
-                tags[j] = b"seed" + bytes(data)
-                nbytes += len(data)
-            elif kind == "data":
-                arr = as_ring_array(data, "owner payload")
-                if arr.shape != shape:
-                    raise ValueError(f"receive_external: payload slot has shape {arr.shape}, "
-                                     f"expected {shape}")
-                parts.append(arr)
-                tags[j] = b"data" + memoryview(arr).cast("B").tobytes()
-                nbytes += arr.nbytes
-            else:
-                raise ValueError(f"receive_external: unknown slot kind {kind!r}")
+        slots, nbytes = parse_external(payload, 3)
         self.ledger.on_upload(nbytes)
         if self.check:
+            tags = {j: (b"seed" + slot.content if slot.kind == "seed"
+                        else b"data" + memoryview(slot.value).cast("B").tobytes())
+                    for j, slot in zip(self.slots, slots)}
             for j in sorted(tags):                     # same order at both ends of a link
                 for h in range(N):
                     if h not in (me, j):               # h also holds slot j
                         self._fold_bytes(h, bytes([j]) + tags[j])
             self.pending = True
-        return self.wrap(parts)
+        return self.wrap(slot.value for slot in slots)
 
     # ---- output -----------------------------------------------------------------
     def _slot_digest(self, x, j):

@@ -28,8 +28,9 @@ Checked messages (`Round`): every message the protocol sends is either
   * a send to two receivers that then cross-check (`Round.agree`, input);
   * a digest compared at once (reveal, key_check, check);
   * an empty message on an otherwise idle link of an all-to-all round
-    (`Round(full=True)`, used by the comparison ops: it carries nothing;
-    anything but 0 bytes there is a ProtocolDesync).
+    (`Round(full=True)`, used by the comparison ops), or on one chosen link
+    (`Round.ping`, used by trunc): it carries nothing; anything but 0
+    bytes there is a ProtocolDesync.
 All messages of one round go out as ONE message per (sender, receiver)
 link. Hashes are only folded locally; `_check()` (op "check") sends one
 32-byte digest on every one of the 12 links and compares: 1 round, 96 bytes
@@ -143,6 +144,15 @@ class Round:
         if me == r:
             self.targets[idx] = (out, o, xor)   # filled in by run()
         return idx
+
+    def ping(self, s, r):
+        """s sends r an empty message (0 words) in this round, on a link
+        that is otherwise idle (`full` rounds do this on every idle link).
+        It carries no information, but r waits for it, so whatever
+        r sends in a later round depends on what s did before this round:
+        the ledger's round count of the op (Lamport depth) then does not
+        depend on how far ahead s was when the op started (see trunc)."""
+        return self.send(s, r, _EMPTY if self.p.party_id == s else None, n=0)
 
     def agree(self, a, b):
         """Entries a and b deliver the same value to two receivers, who then

@@ -104,6 +104,10 @@ def test_harness_counts_only_data_frames_inside_the_op():
     frames = faults.frames_sent(clean.merged, "mul", 4)
     assert frames == [1, 2, 1, 1]           # P0's two values for P3 share one frame
     assert faults.frames_sent(clean.merged, "reveal", 4) == [6, 6, 6, 6]  # check + reveal
+    # trunc: P0 c2 and the JMP to P3, P1 c3, P2 its JMP to P1; the empty pings
+    # 2->3, 3->2 (round 1) and 3->1 (round 2) are frames too, and faults in
+    # them are caught like any other (a 1-byte payload is a ProtocolDesync)
+    assert faults.frames_sent(clean.merged, "trunc", 4) == [2, 1, 2, 2]
     assert faults.select_indices(6, "ends") == [0, 5]
     assert faults.select_indices(6, "all") == list(range(6))
     assert faults.select_indices(0, "ends") == []

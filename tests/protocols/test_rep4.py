@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import protocols
 from mpcore.fixedpoint import DEFAULT as FX
 from mpcore.shares import Shared
+from protocols.base import FxTerm
 from protocols.rep4 import Rep4
 from protocols.rep4.protocol import DIGEST_BYTES
 from protocols.testing import strategies as S
@@ -284,11 +285,59 @@ def test_declared_costs_table():
     assert ops["mul"].rounds == 1
     assert ops["matmul"].bytes_sent == [8 * 2 * 4, 8 * 2 * 4, 8 * 4, 8 * 4]
     assert ops["trunc"].bytes_sent == [8 * 2 * n, 8 * n, 8 * n, 0] and ops["trunc"].rounds == 2
+    # P0: c2 and the JMP to P3; P1: c3; P2, P3: their data and the empty pings
+    assert ops["trunc"].msgs_sent == [2, 1, 2, 2]
     reveals = [m for m in res.merged if m.name == "reveal"]
     # first reveal flushes the pending check (+1 round, 3 digests per party)
     assert reveals[0].rounds == 2 and reveals[0].bytes_sent == [8 * n + 5 * DIGEST_BYTES] * 4
     checks = [m for m in res.merged if m.name == "check"]
     assert len(checks) == 1 and checks[0].depth == 1   # y, z, t checked together
+
+
+NESTED_OPS = {
+    "mul": lambda p, x, y, X, Y: p.mul(x, y),
+    "matmul": lambda p, x, y, X, Y: p.matmul(X, Y),
+    "trunc": lambda p, x, y, X, Y: p.trunc(x, 16),
+    "trunc, trunc": lambda p, x, y, X, Y: (p.trunc(x, 16), p.trunc(y, 12)),
+    "fxmul": lambda p, x, y, X, Y: p.fxmul(x, y),
+    "fxmatmul": lambda p, x, y, X, Y: p.fxmatmul(X, Y),
+    "fxprod, two shifts": lambda p, x, y, X, Y: p.fxprod(
+        [FxTerm("mul", x, y), FxTerm("mul", x, y, shift=FX.frac_bits + 5)]),
+    "ltz": lambda p, x, y, X, Y: p.ltz(x),
+    "eqz": lambda p, x, y, X, Y: p.eqz(x),
+    "a2b": lambda p, x, y, X, Y: p.a2b(x),
+    "reveal": lambda p, x, y, X, Y: p.reveal(x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NESTED_OPS))
+@pytest.mark.parametrize("ahead", [None, 0, 1, 2, 3])
+def test_nested_ops_cost_their_declared_rounds_whoever_is_ahead(name, ahead):
+    """Inside an enclosing op the parties' Lamport clocks need not agree
+    when a nested op starts (reveal_to(x, q) leaves party q one round
+    ahead: only q receives); the nested op must still take its declared
+    rounds, so that the enclosing op's declared cost (their sum) is what the
+    ledger measures. Without its empty pings trunc took 1 round after
+    another trunc, or with P1, P2 or P3 ahead (P3 sent nothing, and P2, the
+    only sender of round 2, had heard only from P0): rep4's softmax in
+    training declared 1 round more than the ledger measured."""
+    a = np.arange(-6, 6, dtype=np.int64).view(np.uint64) << np.uint64(16)
+    M = np.arange(12, dtype=np.uint64).reshape(3, 4) << np.uint64(14)
+
+    def program(p):
+        x, y = _input(p, a, 0), _input(p, a[::-1].copy(), 1)
+        X, Y = _input(p, M, 2), _input(p, np.ascontiguousarray(M.T), 3)
+        with p.ledger.op("enclosing", p.free()):
+            if ahead is not None:
+                p.reveal_to(x, ahead)
+            NESTED_OPS[name](p, x, y, X, Y)
+
+    result = protocols.run(program, "rep4", test_seed=5, timeout=30.0)
+    nested = [m for m in result.merged if "enclosing" in m.path and m.declared is not None]
+    assert nested
+    bad = [f"{'/'.join(m.path + (m.name,))}: measured {m.rounds} rounds, declared "
+           f"{m.declared.rounds}" for m in nested if m.rounds != m.declared.rounds]
+    assert not bad, bad
 
 
 def test_semi_honest_mode_same_values_fewer_bytes():
