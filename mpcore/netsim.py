@@ -13,9 +13,10 @@ and is handed to the real transport at done + latency_s by a delivery
 thread per peer, in order. `send` returns at once, as with a kernel socket
 buffer. Closing waits until every queued frame has been delivered.
 
-This is an emulation, used where the kernel has no `netem` qdisc (as on
-this machine kind; `bench/netns_wan.py` uses real namespaces with netem
-when it is available). Loopback's own latency (~50 us) and rate (GB/s) come
+This is an emulation inside the channel layer (the parties' kernel TCP
+stacks see a plain loopback). `python -m bench.netns` shapes real kernel
+links between network namespaces instead: netem where the kernel has it,
+else the userspace TUN router of bench/tunlink.py. Loopback's own latency (~50 us) and rate (GB/s) come
 on top and are negligible against WAN settings.
 """
 import queue

@@ -366,13 +366,18 @@ def test_three_parties_in_network_namespaces(tmp_path):
 
 
 def test_netns_wan_says_why_it_skips(capsys):
-    """Without netem (this machine kind) or root, the WAN command explains and exits 0."""
+    """Asked for netem without netem (this machine kind) or root, the WAN command
+    explains and exits 0 (--strict: 1). The default --link auto falls back to
+    the TUN router (tests/bench/test_tunlink.py)."""
     from bench import netns
-    reason = netns.unavailable_reason(need_netem=True)
+    reason = netns.unavailable_reason(link="netem")
     if reason is None:
         pytest.skip("netem is available here: nothing to explain")
-    assert netns.main(["--parties", "3", "--", *SMALL]) == 0
+    assert netns.main(["--parties", "3", "--link", "netem", "--", *SMALL]) == 0
     assert "skipped: " + reason in capsys.readouterr().out
+    assert netns.main(["--parties", "3", "--link", "netem", "--strict", "--", *SMALL]) == 1
+    if netns.unavailable_reason(link="auto") is None:
+        assert netns.resolve_link("auto", shaped=True) == "tun"
 
 
 # ---- start-up and end-of-run details ------------------------------------------------------
