@@ -192,3 +192,17 @@ def write_hosts(path, addresses, cert_dir=None):
         lines.append("")
     Path(path).write_text("\n".join(lines))
     return Path(path)
+
+
+def free_local_ports(k):
+    """k TCP ports on 127.0.0.1 that are free right now (for trying a
+    multi-host run on one machine: write_hosts(path, [("127.0.0.1", p) ...]))."""
+    import socket
+    socks = [socket.socket() for _ in range(k)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()

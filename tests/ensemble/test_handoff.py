@@ -6,7 +6,6 @@ and costs; files of another protocol or another owners' run are refused
 with an error that says so."""
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -144,20 +143,10 @@ def test_cli_owners_then_compare_from_files(tmp_path):
     assert r.returncode == 2 and "no such file" in r.stderr
 
 
-def _free_ports(k):
-    socks = [socket.socket() for _ in range(k)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _party_run(tmp_path, n, command, timeout=240, timeout_option=()):
-    from mpcore.hosts import write_hosts
+    from mpcore.hosts import free_local_ports, write_hosts
     cfg = tmp_path / "parties.toml"
-    write_hosts(cfg, [("127.0.0.1", p) for p in _free_ports(n)], None)
+    write_hosts(cfg, [("127.0.0.1", p) for p in free_local_ports(n)], None)
     procs = [subprocess.Popen([sys.executable, "-m", "bench.cli", "--quiet", "party",
                                "--config", str(cfg), "--id", str(i), "--insecure",
                                *timeout_option, *command,

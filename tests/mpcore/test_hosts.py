@@ -15,22 +15,12 @@ from pathlib import Path
 import pytest
 
 from mpcore import tls
-from mpcore.hosts import ConfigError, load_hosts
+from mpcore.hosts import ConfigError, free_local_ports, load_hosts
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            PYTHONUNBUFFERED="1")
 SMALL = ("bench", "primitives", "--ops", "mul", "--n", "1000", "--repeat", "1")
-
-
-def _free_ports(k):
-    socks = [socket.socket() for _ in range(k)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def _certs_cli(out, n):
@@ -45,7 +35,7 @@ def _config(tmp, n, tls_dir="certs", name="parties.toml", swap=None):
     lines = []
     if tls_dir is not None:
         lines += ["[tls]", f'ca = "{tls_dir}/ca.pem"', ""]
-    for i, port in enumerate(_free_ports(n)):
+    for i, port in enumerate(free_local_ports(n)):
         lines += ["[[party]]", f"id = {i}", 'host = "127.0.0.1"', f"port = {port}"]
         if tls_dir is not None:
             cert, key = (swap or {}).get(i, (f"{tls_dir}/party{i}.pem", f"{tls_dir}/party{i}.key"))
