@@ -103,7 +103,7 @@ def markdown(doc):
     keys = sorted({(r["protocol"], r["model"], r["owners"]) for r in rows},
                   key=lambda k: (k[0], list(MODELS).index(k[1]), k[2]))
     s = doc["setting"]
-    out = [f"# Predicted monolithic / ensemble cost at paper scale", "",
+    out = ["# Predicted monolithic / ensemble cost at paper scale", "",
            f"{s['data']}; {s['split']}; {s['epochs']} epochs (owners: batch "
            f"{s['owner_batch_size']}, monolithic: batch {s['monolithic_batch_size']}); "
            f"LAN = this machine's {s['transport']} loopback, WAN = "

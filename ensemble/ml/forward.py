@@ -11,10 +11,9 @@ truncated products: one round in rep3, the product and its truncation
 together). So a layer costs the same number of rounds for 1 model or 100.
 Imports protocols and mpcore only.
 """
-import numpy as np
 
 from mpcore.fixedpoint import DEFAULT as _FX
-from mpcore.shares import Shared, concatenate
+from mpcore.shares import concatenate
 from protocols.base import FxTerm
 
 # Bits promised to comparisons of fixed-point activations and logits: values

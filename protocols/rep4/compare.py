@@ -498,7 +498,6 @@ class Rep4Compare:
         if n == 0:
             zero = self.wrap(np.zeros(shape, DTYPE) for _ in range(3))
             return zero if y is None else (zero, self.wrap(np.zeros(shape, DTYPE) for _ in range(3)))
-        me = self.party_id
         want_g = kind == "ltz"
         width = 4 * nib
         low = _field_mask(width)

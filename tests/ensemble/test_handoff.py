@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ensemble.bundle import BundleError, Plan, load_tree, read_plan, save_tree, write_plan
+from ensemble.bundle import BundleError, load_tree, read_plan, save_tree, write_plan
 from ensemble.pipeline import ensemble_plan, prepare, run_ensemble_plan
 from mpcore.ring import DTYPE
 

@@ -9,7 +9,6 @@ By default the campaign tries the first and last frame each party sends in
 each op; SAFENET_FULL_FAULTS=1 tries every frame."""
 import os
 
-import numpy as np
 import pytest
 
 import protocols

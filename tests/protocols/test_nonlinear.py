@@ -306,7 +306,7 @@ def _views(secret, runs=3, n=3000, seed0=0, leak=False, per_message=False):
         rec = _Recorder()
 
         def program(p, s):
-            out = p.ltz(s)
+            p.ltz(s)
             if leak:                                      # a leaky variant: x itself arrives
                 v = p.reveal(s)
                 if p.party_id == 0:
