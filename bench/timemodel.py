@@ -14,8 +14,10 @@ Formula, for every top-level op of the program (all parties run it at once):
   for this machine's cores, and the transport's own loopback latency and
   copying, are inside them). `elements` is the op's size (output elements
   of elementwise ops and matrix products, input elements of reductions),
-  `flops` the multiply-adds of matrix products. Small ops are timed in
-  bursts of back-to-back calls, as programs run them. An op never
+  `flops` the multiply-adds of matrix products. Every timing is one call
+  right after a sync of the parties (an op's latency in a chain of
+  dependent ops, as programs run them; back-to-back bursts of the same op
+  measure a throughput, 25-35% less for one-round ops). An op never
   calibrated is priced from `mul`'s coefficients: rounds * a_mul +
   b_mul * (bytes of the busiest party / 8), plus the matrix ops' c * flops
   (local ops: `add`'s); such ops are listed under basis.uncalibrated_ops.
@@ -292,11 +294,6 @@ def _features(spec, size):
     return max(int(np.prod(s)) for s in shapes), 0
 
 
-def _burst(spec, size):
-    n, flops = _features(spec, size)
-    return 8 if n <= 10_000 and flops <= 1_000_000 else 1
-
-
 def _calibration_program(proto, cases, repeat, payloads, seed):
     from .primitives import _sync
     rng = np.random.default_rng(seed)
@@ -323,22 +320,25 @@ def _calibration_program(proto, cases, repeat, payloads, seed):
                 inputs.append([proto.input(_fx(rng, s) if proto.party_id == 0 else None, 0, s)
                                for s in spec.shapes(size)])
     # repetitions interleaved over the cases (a slow spell of a shared machine
-    # spreads over all ops instead of biasing one); small ops run in bursts of
-    # back-to-back calls, as in programs; a repetition's time is the burst's
-    # over its length
+    # spreads over all ops instead of biasing one). Every repetition is ONE
+    # call right after a sync: the latency of an op as a program's chain of
+    # dependent ops sees it (parties woken by the op's first message, skewed
+    # by what came before). Bursts of back-to-back calls of the same op, used
+    # before, measure a throughput instead (parties stay in phase and awake):
+    # for the one-round ops (fxprod, matmul_many, trunc, mul) 25-35% below a
+    # single call and about half of what they cost inside a training loop
+    # (measured on 2 cores), which made training underpredicted by 10-25%.
     times = [[] for _ in cases]
     for r in range(repeat):
         for k, (spec, size) in enumerate(cases):
-            burst = _burst(spec, size)
             _sync(proto)
             t0 = time.perf_counter()
             with proto.ledger.scope(f"cal:{k}:{r}"):
-                for _ in range(burst):
-                    if spec.payload:
-                        proto.receive_external(inputs[k])
-                    else:
-                        spec.call(proto, inputs[k])
-            times[k].append((time.perf_counter() - t0) / burst)
+                if spec.payload:
+                    proto.receive_external(inputs[k])
+                else:
+                    spec.call(proto, inputs[k])
+            times[k].append(time.perf_counter() - t0)
     out["cases"] = times
     return out
 
@@ -361,18 +361,23 @@ def _fit(rows, use_flops):
 
 
 def calibrate_protocol(protocol, transport="tcp", repeat=3, seed=0, quick=False, progress=None,
-                       ops=None):
+                       ops=None, sizes=None):
     """Fit one protocol over one transport (only `ops` if given); returns
-    (transport params, {op: coefficients}). quick: every other size."""
+    (transport params, {op: coefficients}). quick: every other size.
+    sizes: {op: [calibration sizes]} overriding an op's own grid (see
+    workload_sizes)."""
     import protocols
     cls = protocols.protocol_class(protocol)
     cases = []
     for spec in _specs(cls):
         if ops is not None and spec.name not in ops:
             continue
+        if sizes is not None and spec.name in sizes:
+            cases += [(spec, s) for s in sizes[spec.name]]
+            continue
         last = len(spec.sizes) - 1
-        sizes = [s for i, s in enumerate(spec.sizes) if not quick or i % 2 == 0 or i == last]
-        cases += [(spec, s) for s in sizes]
+        grid = [s for i, s in enumerate(spec.sizes) if not quick or i % 2 == 0 or i == last]
+        cases += [(spec, s) for s in grid]
     payloads = [[None] * len(cases) for _ in range(cls.n_parties)]
     for k, (spec, size) in enumerate(cases):
         if spec.payload:
@@ -400,6 +405,88 @@ def calibrate_protocol(protocol, transport="tcp", repeat=3, seed=0, quick=False,
     if progress:
         progress(f"{protocol} over {transport}: {len(cases)} cases in {time.perf_counter() - t0:.1f} s")
     return {"latency_s": lat, "bandwidth_Bps": bw}, ops
+
+
+def calibration_key(op, known):
+    """The calibration entry that prices a dry-run op (as compute_seconds
+    looks it up): its variant's, "op[method=...]", if that is among the
+    `known` calibrated names, else the op's."""
+    if op.variant and f"{op.name}[{op.variant}]" in known:
+        return f"{op.name}[{op.variant}]"
+    return op.name
+
+
+def workload_sizes(protocol, dry_ops, min_points=2):
+    """{op: calibration sizes} for the ops of a workload (top-level ops of a
+    dry run, protocols.dryrun.DryOp): only the ops it uses, and of each op's
+    calibration grid the sizes that span the workload's sizes (the largest
+    grid size at or below its smallest size up to the smallest grid size at
+    or above its largest; at least `min_points`, 3 for matrix products,
+    which fit a, b and c). The workload's ops then lie inside the
+    calibrated range: the same model (a + b*n + c*f, fitted on the grid),
+    on the sizes that matter, in a few seconds instead of minutes."""
+    import protocols
+    cls = protocols.protocol_class(protocol)
+    specs = {s.name: s for s in _specs(cls)}
+    used = {}
+    for o in dry_ops:
+        key = calibration_key(o, specs)
+        if key not in specs:
+            continue
+        spec = specs[key]
+        n = o.elements
+        if o.width and o.name in TOURNAMENT_OPS and not o.variant:
+            n = n * _levels(o.width) / _levels(CALIBRATION_WIDTH)
+        measure = o.flops if key in MATRIX_OPS else n
+        used.setdefault(key, []).append(measure)
+    out = {}
+    for key, measures in used.items():
+        spec = specs[key]
+        grid = list(spec.sizes)
+        at = [(_features(spec, s)[1] if key in MATRIX_OPS else _features(spec, s)[0]) for s in grid]
+        lo, hi = min(measures), max(measures)
+        i0 = max([i for i, m in enumerate(at) if m <= lo], default=0)
+        i1 = min([i for i, m in enumerate(at) if m >= hi], default=len(grid) - 1)
+        need = max(min_points, 3 if key in MATRIX_OPS else 2)
+        while i1 - i0 + 1 < min(need, len(grid)):
+            if i1 < len(grid) - 1:
+                i1 += 1
+            else:
+                i0 -= 1
+        out[key] = grid[i0:i1 + 1]
+    return out
+
+
+def calibrate_workload(protocol, dry_ops, transport="tcp", repeat=5, seed=0, base=None,
+                       progress=None):
+    """A TimeModel fitted now, on this machine in its present state, for one
+    workload: the ops of `dry_ops` (top-level ops of dry runs; several
+    workloads' ops may be concatenated) at the sizes of workload_sizes, by
+    the same calibration as `safenet bench calibrate` (calibrate_protocol),
+    restricted: 1-3 s on 2 cores instead of minutes. A prediction for that
+    workload then rests on op times measured under the same load as a run
+    started right after it ("ratios measured in the same run": what
+    bench.validate_estimate.same_session and tests/bench/test_estimate_lan.py
+    compare). Everything else (other protocols and transports, owners' local
+    training) is copied from `base` (default: TimeModel.load()); the JSON
+    format is that of a full calibration, with meta.workload_calibration."""
+    import copy
+    from .meta import collect
+    base = base or TimeModel.load()
+    sizes = workload_sizes(protocol, dry_ops)
+    t0 = time.perf_counter()
+    net, ops = calibrate_protocol(protocol, transport, repeat, seed, ops=set(sizes), sizes=sizes,
+                                  progress=progress)
+    doc = copy.deepcopy(base.doc)
+    doc["meta"] = collect({"protocols": [protocol], "transports": [transport], "repeat": repeat,
+                           "workload_sizes": {k: [list(s) if isinstance(s, tuple) else s
+                                                  for s in v] for k, v in sizes.items()}})
+    doc["meta"]["workload_calibration_s"] = time.perf_counter() - t0
+    entry = doc["transports"].setdefault(transport, {"ops": {}})
+    entry["latency_s"], entry["bandwidth_Bps"] = net["latency_s"], net["bandwidth_Bps"]
+    entry.setdefault("ops", {})[protocol] = ops
+    return TimeModel(doc, f"calibrated for the workload ({protocol} over {transport}, "
+                          f"{doc['meta']['time_utc']})")
 
 
 def calibrate_local_training(seed=0):
@@ -454,115 +541,116 @@ def calibrate(protocols_=("rep3", "rep4"), transports=("tcp", "memory"), repeat=
 # replaced by the user's own calibration file when there is one.
 DEFAULTS = {
     "version": 1,
-    "meta": {"git_commit": "e5f180f3e83f0f41ef41bbad1e87a42f371fdd14", "cpu_model": "AMD EPYC",
-             "cores": 2, "python": "3.11.7", "numpy": "2.4.6", "time_utc": "2026-11-22T04:35:13Z"},
+    "meta": {"git_commit": "3e3293bac8c8af8dab53902d03c2a463501af417", "cpu_model": "AMD EPYC",
+             "cores": 2, "python": "3.11.7", "numpy": "2.4.6", "time_utc": "2026-11-22T06:32:57Z",
+             "calibration": "one call per timing, after a sync of the parties"},
     "transports": {
-        "tcp": {"latency_s": 0.0001102, "bandwidth_Bps": 1111000000.0, "ops": {
+        "tcp": {"latency_s": 9.97e-05, "bandwidth_Bps": 1029000000.0, "ops": {
             "rep3": {
-                "add": {"a": 8.533e-06, "b": 1.994e-09},
-                "sub": {"a": 2.998e-06, "b": 1.959e-09},
-                "neg": {"a": 3.398e-06, "b": 1.422e-09},
-                "mul_public": {"a": 9.585e-06, "b": 1.554e-09},
-                "add_public": {"a": 6.587e-06, "b": 1.368e-09},
-                "sum": {"a": 1.077e-05, "b": 2.752e-09},
-                "mul": {"a": 0.0001113, "b": 1.623e-08},
-                "trunc": {"a": 3.017e-05, "b": 6.504e-09},
-                "reveal": {"a": 0.0001084, "b": 9.62e-09},
-                "receive_external": {"a": 1.733e-05, "b": 1.422e-09},
-                "dot": {"a": 0.0001393, "b": 5.188e-09},
-                "ltz": {"a": 0.0009532, "b": 8.417e-08},
-                "drelu": {"a": 0.001162, "b": 8.423e-08},
-                "relu": {"a": 0.0009887, "b": 1.067e-07},
-                "argmax": {"a": 0.00497, "b": 1.948e-07},
-                "argmax_onehot": {"a": 0.005446, "b": 3.592e-07},
-                "softmax": {"a": 0.00645, "b": 2.477e-06},
-                "argmax[method=pairwise]": {"a": 0.002056, "b": 5.166e-07},
-                "argmax_onehot[method=pairwise]": {"a": 0.001998, "b": 5.127e-07},
-                "ltz_mul": {"a": 0.0009916, "b": 1.035e-07},
-                "fxprod": {"a": 0.0002927, "b": 2.961e-08, "c": 1.091e-10},
-                "fxmatmul": {"a": 0.0002672, "b": 2.157e-08, "c": 1.203e-10},
-                "matmul_many": {"a": 0.0001893, "b": 1.884e-08, "c": 9.617e-11},
+                "add": {"a": 2.697e-05, "b": 1.847e-09},
+                "sub": {"a": 2.363e-05, "b": 1.859e-09},
+                "neg": {"a": 1.508e-05, "b": 1.076e-09},
+                "mul_public": {"a": 3.016e-05, "b": 9.046e-10},
+                "add_public": {"a": 2.081e-05, "b": 1.032e-09},
+                "sum": {"a": 3.487e-05, "b": 2.264e-09},
+                "mul": {"a": 0.0002694, "b": 1.107e-08},
+                "trunc": {"a": 0.0001399, "b": 4.034e-09},
+                "reveal": {"a": 0.0001731, "b": 6.881e-09},
+                "receive_external": {"a": 4.292e-05, "b": 1.25e-09},
+                "dot": {"a": 0.0002694, "b": 3.53e-09},
+                "ltz": {"a": 0.001173, "b": 5.837e-08},
+                "drelu": {"a": 0.001236, "b": 6.219e-08},
+                "relu": {"a": 0.00131, "b": 7.492e-08},
+                "argmax": {"a": 0.005287, "b": 1.45e-07},
+                "argmax_onehot": {"a": 0.005026, "b": 2.81e-07},
+                "softmax": {"a": 0.005604, "b": 1.911e-06},
+                "argmax[method=pairwise]": {"a": 0.002276, "b": 3.623e-07},
+                "argmax_onehot[method=pairwise]": {"a": 0.001987, "b": 3.455e-07},
+                "ltz_mul": {"a": 0.001166, "b": 7.259e-08},
+                "fxprod": {"a": 0.0005415, "b": 2.152e-08, "c": 9.578e-11},
+                "fxmatmul": {"a": 0.0004638, "b": 1.455e-08, "c": 9.327e-11},
+                "matmul_many": {"a": 0.0004119, "b": 1.234e-08, "c": 9.737e-11},
             },
             "rep4": {
-                "add": {"a": 1.143e-05, "b": 3.309e-09},
-                "sub": {"a": 8.641e-06, "b": 2.541e-09},
-                "neg": {"a": 2.655e-06, "b": 1.924e-09},
-                "mul_public": {"a": 8.737e-06, "b": 1.977e-09},
-                "add_public": {"a": 4.928e-06, "b": 2.078e-09},
-                "sum": {"a": 1.207e-05, "b": 5.297e-09},
-                "mul": {"a": 0.0005334, "b": 8.379e-08},
-                "trunc": {"a": 0.0002751, "b": 5.192e-08},
-                "reveal": {"a": 0.0004303, "b": 4.307e-08},
-                "receive_external": {"a": 2.274e-05, "b": 2.684e-08},
-                "dot": {"a": 0.0005127, "b": 1.786e-08},
-                "ltz": {"a": 0.007467, "b": 6.315e-07},
-                "drelu": {"a": 0.008927, "b": 5.599e-07},
-                "relu": {"a": 0.00896, "b": 5.977e-07},
-                "argmax": {"a": 0.03713, "b": 1.088e-06},
-                "argmax_onehot": {"a": 0.03592, "b": 1.719e-06},
-                "softmax": {"a": 0.02858, "b": 1.117e-05},
-                "argmax[method=pairwise]": {"a": 0.01256, "b": 2.385e-06},
-                "argmax_onehot[method=pairwise]": {"a": 0.01104, "b": 2.396e-06},
-                "ltz_mul": {"a": 0.00987, "b": 5.239e-07},
-                "fxmatmul": {"a": 0.0009815, "b": 1.125e-07, "c": 4.708e-10},
-                "matmul_many": {"a": 0.0005147, "b": 9.043e-08, "c": 3.702e-10},
+                "add": {"a": 3.676e-05, "b": 3.317e-09},
+                "sub": {"a": 4.066e-05, "b": 2.917e-09},
+                "neg": {"a": 2.068e-05, "b": 1.89e-09},
+                "mul_public": {"a": 3.202e-05, "b": 2.022e-09},
+                "add_public": {"a": 2.824e-05, "b": 1.695e-09},
+                "sum": {"a": 3.934e-05, "b": 3.74e-09},
+                "mul": {"a": 0.0007221, "b": 5.967e-08},
+                "trunc": {"a": 0.0006081, "b": 3.864e-08},
+                "reveal": {"a": 0.0007061, "b": 3.431e-08},
+                "receive_external": {"a": 0.0001267, "b": 2.153e-08},
+                "dot": {"a": 0.0008163, "b": 1.152e-08},
+                "ltz": {"a": 0.00531, "b": 3.633e-07},
+                "drelu": {"a": 0.00574, "b": 3.843e-07},
+                "relu": {"a": 0.006181, "b": 4.313e-07},
+                "argmax": {"a": 0.02555, "b": 7.928e-07},
+                "argmax_onehot": {"a": 0.02254, "b": 1.364e-06},
+                "softmax": {"a": 0.02254, "b": 9.765e-06},
+                "argmax[method=pairwise]": {"a": 0.01011, "b": 2.104e-06},
+                "argmax_onehot[method=pairwise]": {"a": 0.009642, "b": 2.004e-06},
+                "ltz_mul": {"a": 0.006353, "b": 4.53e-07},
+                "fxmatmul": {"a": 0.001347, "b": 9.332e-08, "c": 3.321e-10},
+                "matmul_many": {"a": 0.0008852, "b": 5.89e-08, "c": 3.052e-10},
             },
         }},
-        "memory": {"latency_s": 0.0001521, "bandwidth_Bps": 4595000000.0, "ops": {
+        "memory": {"latency_s": 0.0001112, "bandwidth_Bps": 8347000000.0, "ops": {
             "rep3": {
-                "add": {"a": 3.402e-05, "b": 5.456e-09},
-                "sub": {"a": 3.206e-05, "b": 3.499e-09},
-                "neg": {"a": 2.378e-05, "b": 2.346e-09},
-                "mul_public": {"a": 3.712e-05, "b": 2.289e-09},
-                "add_public": {"a": 4.231e-05, "b": 3.366e-09},
-                "sum": {"a": 5.787e-05, "b": 2.902e-09},
-                "mul": {"a": 0.0001397, "b": 1.051e-08},
-                "trunc": {"a": 5.889e-05, "b": 5.666e-09},
-                "reveal": {"a": 7.714e-05, "b": 4.924e-09},
-                "receive_external": {"a": 6e-05, "b": 1.383e-09},
-                "dot": {"a": 0.0002196, "b": 6.532e-09},
-                "ltz": {"a": 0.001394, "b": 6.836e-08},
-                "drelu": {"a": 0.001769, "b": 7.258e-08},
-                "relu": {"a": 0.001707, "b": 9.612e-08},
-                "argmax": {"a": 0.008298, "b": 2.021e-07},
-                "argmax_onehot": {"a": 0.01009, "b": 2.981e-07},
-                "softmax": {"a": 0.01168, "b": 3.15e-06},
-                "argmax[method=pairwise]": {"a": 0.00357, "b": 5.243e-07},
-                "argmax_onehot[method=pairwise]": {"a": 0.002676, "b": 4.155e-07},
-                "ltz_mul": {"a": 0.00151, "b": 9.06e-08},
-                "fxprod": {"a": 0.0006098, "b": 2.057e-08, "c": 9.535e-11},
-                "fxmatmul": {"a": 0.0002709, "b": 9.617e-09, "c": 1.066e-10},
-                "matmul_many": {"a": 0.0002314, "b": 9.846e-09, "c": 1.057e-10},
+                "add": {"a": 5.002e-05, "b": 2.028e-09},
+                "sub": {"a": 7.585e-05, "b": 1.728e-09},
+                "neg": {"a": 2.932e-05, "b": 1.14e-09},
+                "mul_public": {"a": 6.471e-05, "b": 9.958e-10},
+                "add_public": {"a": 3.321e-05, "b": 1.41e-09},
+                "sum": {"a": 6.43e-05, "b": 2.371e-09},
+                "mul": {"a": 0.0002568, "b": 6.326e-09},
+                "trunc": {"a": 0.0001471, "b": 2.366e-09},
+                "reveal": {"a": 0.0001572, "b": 2.344e-09},
+                "receive_external": {"a": 0.000104, "b": 9.012e-10},
+                "dot": {"a": 0.0003173, "b": 2.853e-09},
+                "ltz": {"a": 0.001248, "b": 4.943e-08},
+                "drelu": {"a": 0.001445, "b": 5.148e-08},
+                "relu": {"a": 0.001479, "b": 6.486e-08},
+                "argmax": {"a": 0.006643, "b": 1.197e-07},
+                "argmax_onehot": {"a": 0.006267, "b": 2.485e-07},
+                "softmax": {"a": 0.007255, "b": 1.681e-06},
+                "argmax[method=pairwise]": {"a": 0.004185, "b": 4.03e-07},
+                "argmax_onehot[method=pairwise]": {"a": 0.002583, "b": 3.58e-07},
+                "ltz_mul": {"a": 0.001464, "b": 6.34e-08},
+                "fxprod": {"a": 0.0007897, "b": 1.635e-08, "c": 6.936e-11},
+                "fxmatmul": {"a": 0.0004136, "b": 7.56e-09, "c": 9.444e-11},
+                "matmul_many": {"a": 0.0004306, "b": 7.572e-09, "c": 8.615e-11},
             },
             "rep4": {
-                "add": {"a": 4.349e-05, "b": 8.055e-09},
-                "sub": {"a": 5.325e-05, "b": 8.443e-09},
-                "neg": {"a": 3.998e-05, "b": 4.387e-09},
-                "mul_public": {"a": 7.821e-05, "b": 4.544e-09},
-                "add_public": {"a": 7.163e-05, "b": 5.806e-09},
-                "sum": {"a": 7.749e-05, "b": 7.723e-09},
-                "mul": {"a": 0.0006141, "b": 6.596e-08},
-                "trunc": {"a": 0.0003703, "b": 4.219e-08},
-                "reveal": {"a": 0.0002827, "b": 2.902e-08},
-                "receive_external": {"a": 0.000135, "b": 3.872e-08},
-                "dot": {"a": 0.0006282, "b": 1.569e-08},
-                "ltz": {"a": 0.01253, "b": 5.444e-07},
-                "drelu": {"a": 0.01345, "b": 5.455e-07},
-                "relu": {"a": 0.01443, "b": 7.263e-07},
-                "argmax": {"a": 0.0521, "b": 1.256e-06},
-                "argmax_onehot": {"a": 0.04639, "b": 1.98e-06},
-                "softmax": {"a": 0.04013, "b": 1.681e-05},
-                "argmax[method=pairwise]": {"a": 0.03162, "b": 2.833e-06},
-                "argmax_onehot[method=pairwise]": {"a": 0.02931, "b": 3.1e-06},
-                "ltz_mul": {"a": 0.01696, "b": 6.168e-07},
-                "fxmatmul": {"a": 0.00129, "b": 9.162e-08, "c": 3.16e-10},
-                "matmul_many": {"a": 0.0008013, "b": 6.234e-08, "c": 3.197e-10},
+                "add": {"a": 0.0001272, "b": 6.531e-09},
+                "sub": {"a": 0.0001207, "b": 6.4e-09},
+                "neg": {"a": 9.089e-05, "b": 4.254e-09},
+                "mul_public": {"a": 0.0001441, "b": 4.288e-09},
+                "add_public": {"a": 0.0001145, "b": 4.066e-09},
+                "sum": {"a": 0.0001968, "b": 7.369e-09},
+                "mul": {"a": 0.001242, "b": 5.281e-08},
+                "trunc": {"a": 0.0008632, "b": 3.286e-08},
+                "reveal": {"a": 0.0004309, "b": 2.587e-08},
+                "receive_external": {"a": 0.0003505, "b": 3.261e-08},
+                "dot": {"a": 0.00105, "b": 9.859e-09},
+                "ltz": {"a": 0.01198, "b": 5.473e-07},
+                "drelu": {"a": 0.01366, "b": 6.076e-07},
+                "relu": {"a": 0.01486, "b": 7.309e-07},
+                "argmax": {"a": 0.05169, "b": 1.472e-06},
+                "argmax_onehot": {"a": 0.04557, "b": 2.271e-06},
+                "softmax": {"a": 0.05309, "b": 1.505e-05},
+                "argmax[method=pairwise]": {"a": 0.03249, "b": 2.865e-06},
+                "argmax_onehot[method=pairwise]": {"a": 0.02815, "b": 2.766e-06},
+                "ltz_mul": {"a": 0.01874, "b": 5.827e-07},
+                "fxmatmul": {"a": 0.001929, "b": 8.022e-08, "c": 3.344e-10},
+                "matmul_many": {"a": 0.001646, "b": 6.141e-08, "c": 3.004e-10},
             },
         }},
     },
     "local_training": {
-        "logreg": {"per_call_s": 0.0001593, "per_batch_s": 5.671e-05, "per_mac_s": 1.328e-10},
-        "mlp": {"per_call_s": 8.304e-05, "per_batch_s": 5.693e-05, "per_mac_s": 1.009e-10},
+        "logreg": {"per_call_s": 0.0001076, "per_batch_s": 2.857e-05, "per_mac_s": 2.165e-10},
+        "mlp": {"per_call_s": 0.0001375, "per_batch_s": 7.055e-05, "per_mac_s": 8.633e-11},
     },
 }
 
