@@ -123,7 +123,7 @@ def run_command(args):
                 ok = all(r["correct"] is not False and r["cost_matches_declared"] is not False
                          for r in results)
         elif args.command == "bench" and args.bench_command == "calibrate":
-            from .timemodel import run_calibrate
+            from .calibrate import run_calibrate
             doc = run_calibrate(args)
             ok = True
         elif args.command in ("train", "compare") and args.estimate:

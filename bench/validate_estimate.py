@@ -56,7 +56,7 @@ def same_session(protocol, models=("logreg", "mlp"), rounds=3, max_rounds=None, 
                  repeat=5, transport="tcp", settings=None, base=None, warmup=True, progress=None):
     """Predicted against measured LAN time with both sides taken under the
     same machine state. Calibrations restricted to the ops and sizes the
-    workloads use (timemodel.calibrate_workload, 1-3 s) alternate with
+    workloads use (calibrate.calibrate_workload, 1-3 s) alternate with
     rounds of real runs, one of each model (run_monolithic, parties as
     processes over TCP, the CLI's default): cal, runs, cal, runs, ..., cal.
     Each run is predicted, by the unchanged estimate, from the calibration
@@ -83,7 +83,7 @@ def same_session(protocol, models=("logreg", "mlp"), rounds=3, max_rounds=None, 
     from ensemble.monolithic import run_monolithic
     from ensemble.pipeline import prepare
     from .estimate import dry_monolithic
-    from .timemodel import calibrate_workload
+    from .calibrate import calibrate_workload
     t_start = time.perf_counter()
     kw = (settings or STEADY)[protocol]
     work = {}

@@ -5,7 +5,7 @@ seconds (other machines' jobs), so a time model fitted at another hour
 cannot be held to 25% on this machine's loopback. The check therefore
 compares ratios measured in the same session (bench.validate_estimate.
 same_session): calibrations restricted to the ops and sizes the workload
-uses (bench.timemodel.calibrate_workload: the code of `safenet bench
+uses (bench.calibrate.calibrate_workload: the code of `safenet bench
 calibrate`, 1-3 s) alternate with real runs, each run predicted by the
 unchanged estimate (dry run of the real program + a + b*n + c*flops per op,
 summed) from the calibrations just before and just after it, median over
@@ -65,7 +65,8 @@ def test_workload_calibration_covers_the_workload():
     """calibrate_workload measures every op the workload prices from a
     calibration, at grid sizes spanning the workload's sizes."""
     from bench.estimate import dry_monolithic, shapes_for
-    from bench.timemodel import MATRIX_OPS, _features, _specs, workload_sizes
+    from bench.calibrate import _features, _specs, workload_sizes
+    from bench.timemodel import MATRIX_OPS
     from bench.validate_estimate import STEADY
     cls = protocols.protocol_class("rep3")
     specs = {s.name: s for s in _specs(cls)}
