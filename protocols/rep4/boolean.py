@@ -175,7 +175,6 @@ class Rep4Boolean(BooleanLocal):
     def input_bits(self, value, owner, shape=None):
         """Boolean-share words given by party `owner` (the others pass None
         and the shape): like `input`, with XOR."""
-        from .protocol import Round
         me = self.party_id
         if owner not in range(N):
             raise ValueError(f"input_bits: owner must be a party id in 0..3, got {owner}")
@@ -186,27 +185,7 @@ class Rep4Boolean(BooleanLocal):
             raise ValueError(f"input_bits: party {me} is not the owner ({owner}) and must "
                              f"pass the shape")
         shape = tuple(shape)
-        n = _size(shape)
-        s1, s2, s3 = ((owner + k) % N for k in (1, 2, 3))
-        slots = {owner: np.zeros(n, DTYPE)}
-        if me != s1:
-            slots[s1] = self.keys[s1].next(n)
-        if me != s2:
-            slots[s2] = self.keys[s2].next(n)
-        rnd = Round(self, (n,), xor=True)
-        w = value.reshape(-1) ^ slots[s1] ^ slots[s2] if me == owner else None
-        a = rnd.send(owner, s1, w)
-        b = rnd.send(owner, s2, w)
-        rnd.agree(a, b)
-        got = rnd.run()
-        if me == owner:
-            slots[s3] = w
-        elif me == s1:
-            slots[s3] = got[a]
-        elif me == s2:
-            slots[s3] = got[b]
-        slots.pop(me, None)
-        return self.bits_from_slots(slots, shape)
+        return self.bits_from_slots(self._owner_slots(value, owner, _size(shape), xor=True), shape)
 
     def _reveal_bits_cost(self, x):
         from .io import _reveal_cost

@@ -83,7 +83,6 @@ class Rep4IO:
     def input(self, value, owner, shape=None):
         """Secret-share `value` (uint64 array, given by party `owner` only;
         the others pass None and the shape)."""
-        from .protocol import Round
         me = self.party_id
         if owner not in range(N):
             raise ValueError(f"input: owner must be a party id in 0..3, got {owner}")
@@ -93,15 +92,27 @@ class Rep4IO:
         elif shape is None:
             raise ValueError(f"input: party {me} is not the owner ({owner}) and must pass the shape")
         shape = tuple(shape)
-        n = _size(shape)
+        return self.from_slots(self._owner_slots(value, owner, _size(shape), xor=False), shape)
+
+    def _owner_slots(self, value, owner, n, xor):
+        """This party's slots of `owner`'s input (arithmetic, or XOR with
+        xor=True): the owner's slot is 0, slots owner+1 and owner+2 come from
+        the keys the owner shares with their holders, and the owner sends the
+        remaining slot w to its two other holders, who check they got the
+        same (1 round)."""
+        from .protocol import Round
+        me = self.party_id
         s1, s2, s3 = ((owner + k) % N for k in (1, 2, 3))
         slots = {owner: np.zeros(n, DTYPE)}
         if me != s1:
             slots[s1] = self.keys[s1].next(n)
         if me != s2:
             slots[s2] = self.keys[s2].next(n)
-        rnd = Round(self, (n,))
-        w = value.reshape(-1) - slots[s1] - slots[s2] if me == owner else None
+        rnd = Round(self, (n,), xor=xor)
+        w = None
+        if me == owner:
+            flat = value.reshape(-1)
+            w = flat ^ slots[s1] ^ slots[s2] if xor else flat - slots[s1] - slots[s2]
         a = rnd.send(owner, s1, w)
         b = rnd.send(owner, s2, w)
         rnd.agree(a, b)
@@ -113,7 +124,7 @@ class Rep4IO:
         elif me == s2:
             slots[s3] = got[b]
         slots.pop(me, None)
-        return self.from_slots(slots, shape)
+        return slots
 
     @staticmethod
     def share_external(value):
