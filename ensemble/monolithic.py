@@ -25,7 +25,7 @@ from .ml.packing import make_uploads, receive_upload
 from .ml.train import secure_sgd
 from .models import init_model, train_model
 from .pipeline import DEFAULTS, _attack_success_of, protocol_name
-from .report import CostView, labels_attack_success, program_seconds
+from .report import labels_attack_success, program_seconds, run_plan
 
 
 def training_union(setting):
@@ -121,19 +121,13 @@ def run_monolithic_plan(plan: Plan, transport="memory", processes=False, runner=
     the queries revealed, scored with plan.evaluation when present."""
     pub = plan.public
 
-    def program(proto, owner_payloads, query_payload):
-        t = time.perf_counter()
-        out = monolithic_program(proto, owner_payloads, pub["layouts"], query_payload,
-                                 pub["query_layout"], pub["init_layers"], pub["batches"],
-                                 pub["lr"], pub["momentum"], pub["steps_per_epoch"],
-                                 pub["epochs"], quiet)
-        out["seconds"] = time.perf_counter() - t
-        return out
+    def body(proto, owner_payloads, query_payload):
+        return monolithic_program(proto, owner_payloads, pub["layouts"], query_payload,
+                                  pub["query_layout"], pub["init_layers"], pub["batches"],
+                                  pub["lr"], pub["momentum"], pub["steps_per_epoch"],
+                                  pub["epochs"], quiet)
 
-    kw = dict(party_args=plan.inputs, transport=transport, processes=processes, timeout=timeout)
-    kw.update(runner or {})          # a multi-host run: hosts, party_id, its own --timeout
-    res = protocols.run(program, plan.protocol, **kw)
-    cost = CostView(res)
+    res, cost = run_plan(plan, body, transport, processes, runner, timeout)
     labels = res.values[cost.me]["labels"]
     ev = plan.evaluation
     report = {"mode": "monolithic", "protocol": plan.protocol}
@@ -160,8 +154,7 @@ def run_monolithic_plan(plan: Plan, transport="memory", processes=False, runner=
                               processes=processes, batch_size=pub["batch_size"], lr=pub["lr"],
                               momentum=pub["momentum"], epochs=pub["epochs"],
                               n_train=pub["n_train"], steps=len(pub["batches"]))
-    if not cost.complete or runner:
-        report.update(cost.party_fields())
+    report.update(cost.party_fields())
     return report
 
 

@@ -24,7 +24,7 @@ from .data import load_dataset
 from .models import train_model
 from .poisoning import Attack, apply_trigger, attack_success, calibrate_trigger, choose_poisoned, poison_owner
 from .ml.packing import make_uploads
-from .report import CostView, labels_attack_success, program_seconds
+from .report import labels_attack_success, program_seconds, run_plan
 from .secure import DEFAULT_REVEAL, owner_arrays, safenet_program
 from .splits import split_owners
 
@@ -152,18 +152,12 @@ def run_ensemble_plan(plan: Plan, transport="memory", processes=False, runner=No
     the revealed labels are reported as they are."""
     pub = plan.public
 
-    def program(proto, owner_payloads, query_payload):
-        t0 = time.perf_counter()
-        out = safenet_program(proto, owner_payloads, pub["layouts"], query_payload,
-                              pub["query_layout"], pub["n_layers"], pub["threshold"],
-                              tuple(pub["reveal"]))
-        out["seconds"] = time.perf_counter() - t0
-        return out
+    def body(proto, owner_payloads, query_payload):
+        return safenet_program(proto, owner_payloads, pub["layouts"], query_payload,
+                               pub["query_layout"], pub["n_layers"], pub["threshold"],
+                               tuple(pub["reveal"]))
 
-    kw = dict(party_args=plan.inputs, transport=transport, processes=processes, timeout=timeout)
-    kw.update(runner or {})          # a multi-host run: hosts, party_id, its own --timeout
-    res = protocols.run(program, plan.protocol, **kw)
-    cost = CostView(res)
+    res, cost = run_plan(plan, body, transport, processes, runner, timeout)
     out = res.values[cost.me]
     report = {"mode": "ensemble", "protocol": plan.protocol}
     report.update(_score(out, plan.evaluation))
@@ -182,8 +176,7 @@ def run_ensemble_plan(plan: Plan, transport="memory", processes=False, runner=No
     report["settings"] = dict(ev.get("settings", {}), protocol=plan.protocol, phi=pub["phi"],
                               transport=transport, processes=processes,
                               reveal=list(pub["reveal"]))
-    if not cost.complete or runner:
-        report.update(cost.party_fields())
+    report.update(cost.party_fields())
     return report
 
 

@@ -1,13 +1,35 @@
 """Cost figures of a secure run for the train/compare reports (cli.md keys):
 phases, totals and the scoring of revealed labels. Shared by the ensemble
-and the monolithic pipelines. Works on a complete RunResult (every party's
+and the monolithic pipelines, with `run_plan`, which runs a plan's program
+on its parties. Works on a complete RunResult (every party's
 ledger: ordinary runs, and party 0 of a multi-host run, which gathers them)
 and on a party's own view (another party of a multi-host run: its own
-bytes at its index, None for the others). Imports mpcore, numpy.
+bytes at its index, None for the others). Imports protocols, mpcore, numpy.
 """
+import time
+
 import numpy as np
 
+import protocols
+
 from mpcore.ledger import merge, summarize
+
+
+def run_plan(plan, body, transport="memory", processes=False, runner=None, timeout=600.0):
+    """Run body(proto, owner_payloads, query_payload) -> dict on the parties
+    of an ensemble.bundle.Plan (every party here, or with runner={"hosts",
+    "party_id", ...} only this host's); each party's dict gets its wall
+    "seconds". Returns (RunResult, CostView)."""
+    def program(proto, owner_payloads, query_payload):
+        t0 = time.perf_counter()
+        out = body(proto, owner_payloads, query_payload)
+        out["seconds"] = time.perf_counter() - t0
+        return out
+
+    kw = dict(party_args=plan.inputs, transport=transport, processes=processes, timeout=timeout)
+    kw.update(runner or {})          # a multi-host run: hosts, party_id, its own --timeout
+    res = protocols.run(program, plan.protocol, **kw)
+    return res, CostView(res)
 
 
 class CostView:
@@ -46,7 +68,9 @@ class CostView:
                                  else None)}
 
     def party_fields(self):
-        """Keys added to a multi-host party's report."""
+        """Keys added to the report of one party of a multi-host run ({} otherwise)."""
+        if self.res.party_id is None:
+            return {}
         return {"party": self.me, "complete": self.complete}
 
 

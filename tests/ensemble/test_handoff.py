@@ -93,8 +93,8 @@ def test_each_party_file_holds_only_its_own_inputs(tmp_path, small_setting, prot
         assert all(mine.inputs[j] is None for j in range(n) if j != i)
         assert _same(mine.inputs[i], tuple(plan.inputs[i]))
         assert (mine.evaluation != {}) == (i == 0)     # scoring data only where party 0 runs
-    # one party's payload of an owner never determines the secret: its data
-    # slots are the masked slot only, present at n-1 ... parties, absent at one
+    # the masked slot (data) of an owner's upload goes to some parties, never
+    # to all: the others derive their slots from seeds
     owner0 = [plan.inputs[i][0][0] for i in range(n)]
     data_holders = [i for i in range(n) if any(k == "data" for k, _ in owner0[i]["slots"])]
     assert 0 < len(data_holders) < n
@@ -117,9 +117,9 @@ def test_files_of_another_run_or_protocol_are_refused(tmp_path, small_setting):
     write_plan(tmp_path / "b", ensemble_plan(small_setting, "rep3"))
     with pytest.raises(BundleError, match="--protocol rep3, not rep4"):
         read_plan(tmp_path / "a", "ensemble", "rep4", [0], 4)
+    (tmp_path / "a" / "monolithic").mkdir()
+    (tmp_path / "a" / "ensemble" / "party0.npz").rename(tmp_path / "a" / "monolithic" / "party0.npz")
     with pytest.raises(BundleError, match="--mode ensemble, not monolithic"):
-        (tmp_path / "a" / "monolithic").mkdir()
-        (tmp_path / "a" / "ensemble" / "party0.npz").rename(tmp_path / "a" / "monolithic" / "party0.npz")
         read_plan(tmp_path / "a", "monolithic", "rep3", [0], 3)
     (tmp_path / "b" / "ensemble" / "party1.npz").replace(tmp_path / "a" / "ensemble" / "party1.npz")
     with pytest.raises(BundleError, match="another `safenet owners` run"):
